@@ -1,0 +1,35 @@
+#ifndef TRANSMLA_CORE_ENGINE_MODEL_LOADER_H_
+#define TRANSMLA_CORE_ENGINE_MODEL_LOADER_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/engine/engine.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace transmla {
+
+struct EngineOptions {
+  std::string device = "cpu";  // "cpu", "cuda", "auto"
+  int threads = 0;             // 0: all cores
+  int64_t max_kv_bytes = 0;    // 0: unlimited; otherwise the budget across all live sequences
+  bool absorbed_mla = true;    // MLA decode in absorbed form (latent cache never expanded)
+};
+
+// A model ready to run: its tokenizer and an engine holding its weights.
+struct LoadedModel {
+  std::filesystem::path path;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Engine> engine;
+};
+
+// Loads an HF folder (config.json + safetensors + tokenizer.json) or a .gguf file. Fails with
+// NotFound for missing files and InvalidArgument naming what is unsupported or inconsistent.
+absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& path, const EngineOptions& options = {});
+
+}  // namespace transmla
+
+#endif  // TRANSMLA_CORE_ENGINE_MODEL_LOADER_H_
