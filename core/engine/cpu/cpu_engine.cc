@@ -1,0 +1,166 @@
+#include "core/engine/cpu/cpu_engine.h"
+
+#include <algorithm>
+
+#include "core/engine/cpu/gqa_attention.h"
+#include "core/engine/cpu/weight_loader.h"
+#include "core/util/status_macros.h"
+#include "fmt/format.h"
+
+namespace transmla::cpu {
+namespace {
+
+absl::StatusOr<std::unique_ptr<Attention>> LoadAttention(const ModelConfig& config, const TensorStore& store,
+                                                         const std::string& prefix, bool absorbed_mla) {
+  switch (config.architecture) {
+    case Architecture::kLlama: {
+      ASSIGN_OR_RETURN(std::unique_ptr<GqaAttention> a, GqaAttention::Load(config, store, prefix));
+      return std::unique_ptr<Attention>(std::move(a));
+    }
+    case Architecture::kDeepseekV3:
+      break;
+  }
+  return absl::UnimplementedError(fmt::format("no CPU attention for model_type {}", config.model_type));
+}
+
+}  // namespace
+
+CpuEngine::CpuEngine(const ModelConfig& config, int64_t max_kv_bytes)
+    : config_(config), budget_(std::make_shared<KvBudget>(max_kv_bytes)) {}
+
+absl::StatusOr<std::unique_ptr<CpuEngine>> CpuEngine::Create(const ModelConfig& config, const TensorStore& store,
+                                                             int64_t max_kv_bytes, bool absorbed_mla) {
+  std::unique_ptr<CpuEngine> e(new CpuEngine(config, max_kv_bytes));
+  const int64_t d = config.hidden_size;
+  const int64_t ff = config.intermediate_size;
+  ASSIGN_OR_RETURN(e->embed_, LoadMatrix(store, "model.embed_tokens.weight", config.vocab_size, d));
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    const std::string p = fmt::format("model.layers.{}.", i);
+    Layer layer;
+    ASSIGN_OR_RETURN(layer.attn_norm, LoadVector(store, p + "input_layernorm.weight", d));
+    ASSIGN_OR_RETURN(layer.attention, LoadAttention(config, store, p + "self_attn.", absorbed_mla));
+    ASSIGN_OR_RETURN(layer.mlp_norm, LoadVector(store, p + "post_attention_layernorm.weight", d));
+    ASSIGN_OR_RETURN(layer.gate, LoadMatrix(store, p + "mlp.gate_proj.weight", ff, d));
+    ASSIGN_OR_RETURN(layer.up, LoadMatrix(store, p + "mlp.up_proj.weight", ff, d));
+    ASSIGN_OR_RETURN(layer.down, LoadMatrix(store, p + "mlp.down_proj.weight", d, ff));
+    e->layers_.push_back(std::move(layer));
+  }
+  ASSIGN_OR_RETURN(e->final_norm_, LoadVector(store, "model.norm.weight", d));
+  // Some tied checkpoints still carry lm_head.weight; the config decides, as in transformers.
+  if (!config.tie_word_embeddings) {
+    ASSIGN_OR_RETURN(e->lm_head_, LoadMatrix(store, "lm_head.weight", config.vocab_size, d));
+  }
+  return e;
+}
+
+int64_t CpuEngine::KvBytesPerToken() const {
+  int64_t values = 0;
+  for (const Layer& layer : layers_) values += layer.attention->values_per_token();
+  return values * static_cast<int64_t>(sizeof(float));
+}
+
+int64_t CpuEngine::NumParameters() const {
+  int64_t n = embed_.size() + lm_head_.size() + final_norm_.size();
+  for (const Layer& layer : layers_) {
+    n += layer.attn_norm.size() + layer.attention->num_parameters() + layer.mlp_norm.size() + layer.gate.size() +
+         layer.up.size() + layer.down.size();
+  }
+  return n;
+}
+
+std::unique_ptr<Sequence> CpuEngine::NewSequence() {
+  // Every layer of one model stores the same row width.
+  const int64_t width = layers_.empty() ? 0 : layers_.front().attention->values_per_token();
+  return std::make_unique<KvCache>(static_cast<int64_t>(layers_.size()), width, budget_);
+}
+
+absl::Status CpuEngine::ValidateSteps(absl::Span<const ForwardStep> steps) const {
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const ForwardStep& step = steps[i];
+    if (step.sequence == nullptr || dynamic_cast<KvCache*>(step.sequence) == nullptr) {
+      return absl::InvalidArgumentError(fmt::format("step {}: not a sequence of this engine", i));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (steps[j].sequence == step.sequence) {
+        return absl::InvalidArgumentError(fmt::format("steps {} and {} name the same sequence", j, i));
+      }
+    }
+    if (step.tokens.empty()) return absl::InvalidArgumentError(fmt::format("step {}: no tokens", i));
+    for (int32_t id : step.tokens) {
+      if (id < 0 || id >= config_.vocab_size) {
+        return absl::InvalidArgumentError(
+            fmt::format("step {}: token id {} outside the vocabulary [0, {})", i, id, config_.vocab_size));
+      }
+    }
+    const int64_t end = step.sequence->length() + static_cast<int64_t>(step.tokens.size());
+    if (end > config_.max_position_embeddings) {
+      return absl::ResourceExhaustedError(fmt::format("step {}: {} positions exceed the model's context of {}", i,
+                                                      end, config_.max_position_embeddings));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void CpuEngine::RunLayer(int64_t index, absl::Span<const SequenceSlice> slices, Mat* hidden) const {
+  const Layer& layer = layers_[index];
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  Mat normed, block;
+  RmsNorm(*hidden, layer.attn_norm, eps, &normed);
+  layer.attention->Forward(index, normed, slices, &block);
+  *hidden += block;
+
+  Mat gate, up;
+  RmsNorm(*hidden, layer.mlp_norm, eps, &normed);
+  Linear(normed, layer.gate, nullptr, &gate);
+  Linear(normed, layer.up, nullptr, &up);
+  SiluMul(&gate, up);
+  Linear(gate, layer.down, nullptr, &block);
+  *hidden += block;
+}
+
+absl::Status CpuEngine::Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) {
+  RETURN_IF_ERROR(ValidateSteps(steps));
+  std::vector<SequenceSlice> slices;
+  int64_t rows = 0;
+  for (const ForwardStep& step : steps) {
+    auto* cache = static_cast<KvCache*>(step.sequence);
+    const int64_t count = static_cast<int64_t>(step.tokens.size());
+    absl::Status reserved = cache->Reserve(count);
+    if (!reserved.ok()) {
+      for (const SequenceSlice& s : slices) s.cache->Truncate(s.cache->length());
+      return reserved;
+    }
+    slices.push_back({cache, rows, count, cache->length()});
+    rows += count;
+  }
+
+  Mat hidden(rows, config_.hidden_size);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    for (int64_t t = 0; t < slices[i].count; ++t) hidden.row(slices[i].row_begin + t) = embed_.row(steps[i].tokens[t]);
+  }
+  for (int64_t l = 0; l < static_cast<int64_t>(layers_.size()); ++l) RunLayer(l, slices, &hidden);
+
+  // Only the rows whose logits were asked for go through the final norm and the LM head.
+  std::vector<int64_t> wanted;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const int64_t first = steps[i].all_logits ? 0 : slices[i].count - 1;
+    for (int64_t t = first; t < slices[i].count; ++t) wanted.push_back(slices[i].row_begin + t);
+  }
+  Mat selected(static_cast<int64_t>(wanted.size()), config_.hidden_size);
+  for (size_t r = 0; r < wanted.size(); ++r) selected.row(r) = hidden.row(wanted[r]);
+  Mat normed, out;
+  RmsNorm(selected, final_norm_, static_cast<float>(config_.rms_norm_eps), &normed);
+  Linear(normed, lm_head_.size() > 0 ? lm_head_ : embed_, nullptr, &out);
+
+  logits->assign(steps.size(), {});
+  int64_t r = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const int64_t n = steps[i].all_logits ? slices[i].count : 1;
+    (*logits)[i].assign(out.row(r).data(), out.row(r).data() + n * config_.vocab_size);
+    r += n;
+    slices[i].cache->Commit(slices[i].count);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace transmla::cpu

@@ -1,0 +1,69 @@
+#include "core/engine/model_loader.h"
+
+#include <omp.h>
+
+#include "Eigen/Core"
+#include "core/engine/cpu/cpu_engine.h"
+#include "core/io/hf_config.h"
+#include "core/io/tensor_store.h"
+#include "core/util/status_macros.h"
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
+
+namespace transmla {
+namespace {
+
+struct ModelSource {
+  ModelConfig config;
+  TensorStore tensors;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+
+absl::StatusOr<ModelSource> OpenHfFolder(const std::filesystem::path& dir) {
+  ModelSource source;
+  ASSIGN_OR_RETURN(source.config, ReadModelConfig(dir / "config.json"));
+  ASSIGN_OR_RETURN(source.tensors, TensorStore::OpenSafetensors(dir));
+  ASSIGN_OR_RETURN(source.tokenizer, LoadTokenizer(dir));
+  return source;
+}
+
+absl::StatusOr<ModelSource> OpenModelSource(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return absl::NotFoundError(fmt::format("model not found: {}", path.string()));
+  }
+  if (std::filesystem::is_directory(path, ec)) return OpenHfFolder(path);
+  return absl::InvalidArgumentError(
+      fmt::format("{} is neither a model folder (config.json + safetensors) nor a .gguf file", path.string()));
+}
+
+absl::Status ConfigureThreads(int threads) {
+  if (threads < 0) return absl::InvalidArgumentError(fmt::format("threads must be >= 0, got {}", threads));
+  if (threads > 0) {
+    omp_set_num_threads(threads);
+    Eigen::setNbThreads(threads);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& path, const EngineOptions& options) {
+  RETURN_IF_ERROR(ConfigureThreads(options.threads));
+  if (options.max_kv_bytes < 0) return absl::InvalidArgumentError("max_kv_bytes must be >= 0");
+  if (options.device != "cpu" && options.device != "auto") {
+    return absl::InvalidArgumentError(fmt::format("device \"{}\" is not available in this build (cpu, auto)",
+                                                  options.device));
+  }
+  ASSIGN_OR_RETURN(ModelSource source, OpenModelSource(path));
+  LoadedModel model;
+  model.path = path;
+  model.tokenizer = std::move(source.tokenizer);
+  ASSIGN_OR_RETURN(model.engine,
+                   cpu::CpuEngine::Create(source.config, source.tensors, options.max_kv_bytes, options.absorbed_mla));
+  spdlog::debug("loaded {} ({} parameters, {} KV bytes/token) on {}", path.string(), model.engine->NumParameters(),
+                model.engine->KvBytesPerToken(), model.engine->device());
+  return model;
+}
+
+}  // namespace transmla
