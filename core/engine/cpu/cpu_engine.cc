@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/engine/cpu/gqa_attention.h"
+#include "core/engine/cpu/mla_attention.h"
 #include "core/engine/cpu/weight_loader.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
@@ -17,8 +18,10 @@ absl::StatusOr<std::unique_ptr<Attention>> LoadAttention(const ModelConfig& conf
       ASSIGN_OR_RETURN(std::unique_ptr<GqaAttention> a, GqaAttention::Load(config, store, prefix));
       return std::unique_ptr<Attention>(std::move(a));
     }
-    case Architecture::kDeepseekV3:
-      break;
+    case Architecture::kDeepseekV3: {
+      ASSIGN_OR_RETURN(std::unique_ptr<MlaAttention> a, MlaAttention::Load(config, store, prefix, absorbed_mla));
+      return std::unique_ptr<Attention>(std::move(a));
+    }
   }
   return absl::UnimplementedError(fmt::format("no CPU attention for model_type {}", config.model_type));
 }

@@ -7,18 +7,6 @@
 #include "core/util/status_macros.h"
 
 namespace transmla::cpu {
-namespace {
-
-// cos/sin of position * inv_freq for each pair, computed in float32 as transformers does.
-void RopeAngles(int64_t position, const std::vector<float>& inv_freq, float scaling, float* cos, float* sin) {
-  for (size_t i = 0; i < inv_freq.size(); ++i) {
-    const float angle = static_cast<float>(position) * inv_freq[i];
-    cos[i] = std::cos(angle) * scaling;
-    sin[i] = std::sin(angle) * scaling;
-  }
-}
-
-}  // namespace
 
 GqaAttention::GqaAttention(const ModelConfig& config)
     : heads_(config.num_attention_heads),

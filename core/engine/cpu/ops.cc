@@ -48,6 +48,14 @@ void SiluMul(Mat* gate, const Mat& up) {
   for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
+void RopeAngles(int64_t position, const std::vector<float>& inv_freq, float scaling, float* cos, float* sin) {
+  for (size_t i = 0; i < inv_freq.size(); ++i) {
+    const float angle = static_cast<float>(position) * inv_freq[i];
+    cos[i] = std::cos(angle) * scaling;
+    sin[i] = std::sin(angle) * scaling;
+  }
+}
+
 void ApplyRope(float* values, int64_t heads, int64_t head_dim, const float* cos, const float* sin,
                RopeLayout layout) {
   const int64_t half = head_dim / 2;

@@ -22,6 +22,10 @@ void RmsNorm(const Mat& x, const Vec& weight, float eps, Mat* y);
 // gate <- silu(gate) * up, elementwise.
 void SiluMul(Mat* gate, const Mat& up);
 
+// cos/sin of position * inv_freq for each RoPE pair, times `scaling`, in float32 as transformers
+// computes them.
+void RopeAngles(int64_t position, const std::vector<float>& inv_freq, float scaling, float* cos, float* sin);
+
 // In-place RoPE on `heads` consecutive blocks of `head_dim` values in row `row` of x, starting at
 // column `offset`, using cos/sin of position `angles` (head_dim/2 values, already pos * inv_freq).
 // kRotateHalf pairs dim i with i + head_dim/2 (Llama in HF layout); kInterleaved pairs 2i with 2i+1
