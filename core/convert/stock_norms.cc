@@ -1,0 +1,50 @@
+#include "core/convert/stock_norms.h"
+
+#include <cmath>
+
+#include "Eigen/SVD"
+
+namespace transmla::convert {
+
+double LatentMeanSquareBound(const MatD& latent_rows, const VecD& input_norm_weight) {
+  const double sigma = Eigen::JacobiSVD<Eigen::MatrixXd>(Eigen::MatrixXd(latent_rows)).singularValues()(0);
+  const double d = static_cast<double>(latent_rows.cols());
+  const double gamma = input_norm_weight.cwiseAbs().maxCoeff();
+  return sigma * sigma * d * gamma * gamma / static_cast<double>(latent_rows.rows());
+}
+
+double ChooseLatentScale(double mean_square_bound, double eps, double max_deviation) {
+  // 1 - 1/sqrt(1 + u) <= u/2 for u = ms t^2 / eps >= 0.
+  return std::sqrt(2.0 * max_deviation * eps / std::max(mean_square_bound, 1e-30));
+}
+
+double LatentNormDeviation(double mean_square_bound, double eps, double t) {
+  return 1.0 - 1.0 / std::sqrt(1.0 + mean_square_bound * t * t / eps);
+}
+
+void FoldLatentNorm(double t, double eps, MlaLayer* layer) {
+  const int64_t rank = layer->kv_a_norm.size();
+  layer->kv_a.topRows(rank) *= t;
+  if (layer->kv_a_bias) layer->kv_a_bias->head(rank) *= t;
+  layer->kv_a_norm = layer->kv_a_norm * (std::sqrt(eps) / t);
+}
+
+void FoldQueryBias(const VecD& input_norm_weight, double eps, double max_deviation, MlaLayer* layer) {
+  const int64_t d = layer->q_proj.cols();
+  const MatD identity = MatD::Identity(d, d);
+  // The constant channel adds 1 to |x|^2 / (d + 1) per token; the bound covers it.
+  const double bound = LatentMeanSquareBound(identity, input_norm_weight) + 1.0;
+  const double t = ChooseLatentScale(bound, eps, max_deviation);
+  layer->q_a = MatD::Zero(d + 1, d);
+  layer->q_a.topRows(d) = identity * t;
+  layer->q_a_bias = VecD::Zero(d + 1);
+  (*layer->q_a_bias)(d) = t;
+  layer->q_a_norm = VecD::Constant(d + 1, std::sqrt(eps) / t);
+  layer->q_b.resize(layer->q_proj.rows(), d + 1);
+  layer->q_b.leftCols(d) = layer->q_proj;
+  layer->q_b.col(d) = layer->q_bias ? *layer->q_bias : VecD::Zero(layer->q_proj.rows());
+  layer->q_proj.resize(0, 0);
+  layer->q_bias.reset();
+}
+
+}  // namespace transmla::convert
