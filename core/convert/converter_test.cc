@@ -1,0 +1,112 @@
+#include "core/convert/converter.h"
+
+#include <cstring>
+#include <fstream>
+
+#include "core/engine/model_loader.h"
+#include "core/io/hf_config.h"
+#include "core/io/tensor_store.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_paths.h"
+
+namespace transmla::convert {
+namespace {
+
+using ::transmla::testing::BundledModelDir;
+using ::transmla::testing::MakeTempDir;
+
+std::vector<float> Logits(Engine& engine, const std::vector<int32_t>& ids) {
+  std::unique_ptr<Sequence> seq = engine.NewSequence();
+  std::vector<std::vector<float>> logits;
+  EXPECT_TRUE(engine.Forward({{seq.get(), ids, true}}, &logits).ok());
+  return logits.at(0);
+}
+
+float MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  float worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  return worst;
+}
+
+const std::vector<int32_t> kStory = {1,   403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 290, 395, 317,
+                                     426, 317, 306, 266, 267, 337, 335, 311, 357, 426, 338, 286, 393, 426};
+
+TEST(ExactConversionTest, ConvertedModelComputesTheOriginalFunction) {
+  const std::filesystem::path out = MakeTempDir("exact") / "mla";
+  ConversionOptions options;
+  options.mode = Mode::kExact;
+  absl::StatusOr<nlohmann::json> report = ConvertModel(BundledModelDir(), out, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ((*report)["kv_bytes_per_token"]["before"], (*report)["kv_bytes_per_token"]["after"]);
+  EXPECT_TRUE(std::filesystem::exists(out / "conversion_report.json"));
+  EXPECT_TRUE(std::filesystem::exists(out / "tokenizer.json"));
+
+  absl::StatusOr<ModelConfig> config = ReadModelConfig(out / "config.json");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->architecture, Architecture::kDeepseekV3);
+  EXPECT_EQ(config->kv_lora_rank, 32);
+  EXPECT_EQ(config->qk_rope_head_dim, 32);
+  EXPECT_EQ(config->qk_nope_head_dim, 0);
+
+  absl::StatusOr<LoadedModel> original = LoadModel(BundledModelDir());
+  ASSERT_TRUE(original.ok());
+  for (bool absorbed : {true, false}) {
+    EngineOptions engine_options;
+    engine_options.absorbed_mla = absorbed;
+    absl::StatusOr<LoadedModel> converted = LoadModel(out, engine_options);
+    ASSERT_TRUE(converted.ok()) << converted.status();
+    EXPECT_EQ(converted->engine->KvBytesPerToken(), original->engine->KvBytesPerToken());
+    // Same function; float32 rounding of the refactored products stays far below 1e-4.
+    EXPECT_LT(MaxAbsDiff(Logits(*converted->engine, kStory), Logits(*original->engine, kStory)), 1e-4f)
+        << (absorbed ? "absorbed" : "naive");
+  }
+}
+
+TEST(ExactConversionTest, RefusesExistingOutputUnlessForced) {
+  const std::filesystem::path out = MakeTempDir("exists");
+  ConversionOptions options;
+  options.mode = Mode::kExact;
+  EXPECT_EQ(ConvertModel(BundledModelDir(), out, options).status().code(), absl::StatusCode::kAlreadyExists);
+  options.force = true;
+  EXPECT_TRUE(ConvertModel(BundledModelDir(), out, options).ok());
+}
+
+TEST(ExactConversionTest, RejectsShapeOptionsAndLeavesNothingOnCancel) {
+  const std::filesystem::path dir = MakeTempDir("cancel");
+  ConversionOptions options;
+  options.mode = Mode::kExact;
+  options.kv_lora_rank = 16;
+  EXPECT_EQ(ConvertModel(BundledModelDir(), dir / "a", options).status().code(), absl::StatusCode::kInvalidArgument);
+  options.kv_lora_rank = 0;
+  int polls = 0;
+  const absl::StatusOr<nlohmann::json> result =
+      ConvertModel(BundledModelDir(), dir / "b", options, nullptr, [&] { return ++polls > 2; });
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(std::filesystem::is_empty(dir)) << "staging files left behind";
+}
+
+TEST(ExactConversionTest, RejectsUnsupportedArchitectureAndMissingTensors) {
+  const std::filesystem::path dir = MakeTempDir("bad");
+  ConversionOptions options;
+  options.mode = Mode::kExact;
+  ASSERT_TRUE(ConvertModel(BundledModelDir(), dir / "mla", options).ok());
+  const absl::Status again = ConvertModel(dir / "mla", dir / "twice", options).status();
+  EXPECT_EQ(again.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(again.message().find("deepseek_v3"), std::string::npos) << again;
+
+  // A config promising a sixth layer the weights do not have.
+  const std::filesystem::path broken = dir / "broken";
+  std::filesystem::create_directory(broken);
+  std::filesystem::copy(BundledModelDir(), broken, std::filesystem::copy_options::recursive);
+  absl::StatusOr<nlohmann::json> config = ReadJsonFile(broken / "config.json");
+  ASSERT_TRUE(config.ok());
+  (*config)["num_hidden_layers"] = 6;
+  std::ofstream(broken / "config.json") << config->dump();
+  const absl::Status missing = ConvertModel(broken, dir / "out", options).status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.message().find("model.layers.5."), std::string::npos) << missing;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+}  // namespace
+}  // namespace transmla::convert

@@ -1,0 +1,27 @@
+#ifndef TRANSMLA_CORE_CONVERT_LAYER_CONVERTER_H_
+#define TRANSMLA_CORE_CONVERT_LAYER_CONVERTER_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/convert/mla_layer.h"
+#include "nlohmann/json.hpp"
+
+namespace transmla::convert {
+
+// Turns one source attention block into MLA weights (before the stock-norm folds). One
+// implementation per conversion mode; the pipeline around it is shared.
+class LayerConverter {
+ public:
+  virtual ~LayerConverter() = default;
+  virtual MlaShape shape() const = 0;
+  // RoPE frequency (radians per position) of each k_pe pair, qk_rope_head_dim / 2 values.
+  virtual std::vector<double> rope_frequencies() const = 0;
+  // Converts layer `index`; adds what it measured (energy kept, errors...) to `report`.
+  virtual absl::StatusOr<MlaLayer> Convert(int64_t index, const GqaLayer& source, nlohmann::json* report) = 0;
+};
+
+}  // namespace transmla::convert
+
+#endif  // TRANSMLA_CORE_CONVERT_LAYER_CONVERTER_H_
