@@ -2,31 +2,11 @@
 
 #include <algorithm>
 
-#include "core/engine/cpu/gqa_attention.h"
-#include "core/engine/cpu/mla_attention.h"
 #include "core/engine/cpu/weight_loader.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
 
 namespace transmla::cpu {
-namespace {
-
-absl::StatusOr<std::unique_ptr<Attention>> LoadAttention(const ModelConfig& config, const TensorStore& store,
-                                                         const std::string& prefix, bool absorbed_mla) {
-  switch (config.architecture) {
-    case Architecture::kLlama: {
-      ASSIGN_OR_RETURN(std::unique_ptr<GqaAttention> a, GqaAttention::Load(config, store, prefix));
-      return std::unique_ptr<Attention>(std::move(a));
-    }
-    case Architecture::kDeepseekV3: {
-      ASSIGN_OR_RETURN(std::unique_ptr<MlaAttention> a, MlaAttention::Load(config, store, prefix, absorbed_mla));
-      return std::unique_ptr<Attention>(std::move(a));
-    }
-  }
-  return absl::UnimplementedError(fmt::format("no CPU attention for model_type {}", config.model_type));
-}
-
-}  // namespace
 
 CpuEngine::CpuEngine(const ModelConfig& config, int64_t max_kv_bytes)
     : config_(config), budget_(std::make_shared<KvBudget>(max_kv_bytes)) {}
@@ -35,17 +15,9 @@ absl::StatusOr<std::unique_ptr<CpuEngine>> CpuEngine::Create(const ModelConfig& 
                                                              int64_t max_kv_bytes, bool absorbed_mla) {
   std::unique_ptr<CpuEngine> e(new CpuEngine(config, max_kv_bytes));
   const int64_t d = config.hidden_size;
-  const int64_t ff = config.intermediate_size;
   ASSIGN_OR_RETURN(e->embed_, LoadMatrix(store, "model.embed_tokens.weight", config.vocab_size, d));
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
-    const std::string p = fmt::format("model.layers.{}.", i);
-    Layer layer;
-    ASSIGN_OR_RETURN(layer.attn_norm, LoadVector(store, p + "input_layernorm.weight", d));
-    ASSIGN_OR_RETURN(layer.attention, LoadAttention(config, store, p + "self_attn.", absorbed_mla));
-    ASSIGN_OR_RETURN(layer.mlp_norm, LoadVector(store, p + "post_attention_layernorm.weight", d));
-    ASSIGN_OR_RETURN(layer.gate, LoadMatrix(store, p + "mlp.gate_proj.weight", ff, d));
-    ASSIGN_OR_RETURN(layer.up, LoadMatrix(store, p + "mlp.up_proj.weight", ff, d));
-    ASSIGN_OR_RETURN(layer.down, LoadMatrix(store, p + "mlp.down_proj.weight", d, ff));
+    ASSIGN_OR_RETURN(std::unique_ptr<DecoderLayer> layer, DecoderLayer::Load(config, store, i, absorbed_mla));
     e->layers_.push_back(std::move(layer));
   }
   ASSIGN_OR_RETURN(e->final_norm_, LoadVector(store, "model.norm.weight", d));
@@ -58,22 +30,19 @@ absl::StatusOr<std::unique_ptr<CpuEngine>> CpuEngine::Create(const ModelConfig& 
 
 int64_t CpuEngine::KvBytesPerToken() const {
   int64_t values = 0;
-  for (const Layer& layer : layers_) values += layer.attention->values_per_token();
+  for (const auto& layer : layers_) values += layer->values_per_token();
   return values * static_cast<int64_t>(sizeof(float));
 }
 
 int64_t CpuEngine::NumParameters() const {
   int64_t n = embed_.size() + lm_head_.size() + final_norm_.size();
-  for (const Layer& layer : layers_) {
-    n += layer.attn_norm.size() + layer.attention->num_parameters() + layer.mlp_norm.size() + layer.gate.size() +
-         layer.up.size() + layer.down.size();
-  }
+  for (const auto& layer : layers_) n += layer->num_parameters();
   return n;
 }
 
 std::unique_ptr<Sequence> CpuEngine::NewSequence() {
   // Every layer of one model stores the same row width.
-  const int64_t width = layers_.empty() ? 0 : layers_.front().attention->values_per_token();
+  const int64_t width = layers_.empty() ? 0 : layers_.front()->values_per_token();
   return std::make_unique<KvCache>(static_cast<int64_t>(layers_.size()), width, budget_);
 }
 
@@ -104,23 +73,6 @@ absl::Status CpuEngine::ValidateSteps(absl::Span<const ForwardStep> steps) const
   return absl::OkStatus();
 }
 
-void CpuEngine::RunLayer(int64_t index, absl::Span<const SequenceSlice> slices, Mat* hidden) const {
-  const Layer& layer = layers_[index];
-  const float eps = static_cast<float>(config_.rms_norm_eps);
-  Mat normed, block;
-  RmsNorm(*hidden, layer.attn_norm, eps, &normed);
-  layer.attention->Forward(index, normed, slices, &block);
-  *hidden += block;
-
-  Mat gate, up;
-  RmsNorm(*hidden, layer.mlp_norm, eps, &normed);
-  Linear(normed, layer.gate, nullptr, &gate);
-  Linear(normed, layer.up, nullptr, &up);
-  SiluMul(&gate, up);
-  Linear(gate, layer.down, nullptr, &block);
-  *hidden += block;
-}
-
 absl::Status CpuEngine::Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) {
   RETURN_IF_ERROR(ValidateSteps(steps));
   std::vector<SequenceSlice> slices;
@@ -141,7 +93,7 @@ absl::Status CpuEngine::Forward(absl::Span<const ForwardStep> steps, std::vector
   for (size_t i = 0; i < steps.size(); ++i) {
     for (int64_t t = 0; t < slices[i].count; ++t) hidden.row(slices[i].row_begin + t) = embed_.row(steps[i].tokens[t]);
   }
-  for (int64_t l = 0; l < static_cast<int64_t>(layers_.size()); ++l) RunLayer(l, slices, &hidden);
+  for (int64_t l = 0; l < static_cast<int64_t>(layers_.size()); ++l) layers_[l]->Forward(l, slices, &hidden);
 
   // Only the rows whose logits were asked for go through the final norm and the LM head.
   std::vector<int64_t> wanted;

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/engine/cpu/attention.h"
+#include "core/engine/cpu/decoder_layer.h"
 #include "core/engine/cpu/kv_cache.h"
 #include "core/engine/engine.h"
 #include "core/io/tensor_store.h"
@@ -33,21 +34,13 @@ class CpuEngine : public Engine {
   int64_t kv_bytes_in_use() const { return budget_->used(); }
 
  private:
-  struct Layer {
-    Vec attn_norm;
-    std::unique_ptr<Attention> attention;
-    Vec mlp_norm;
-    Mat gate, up, down;
-  };
-
   explicit CpuEngine(const ModelConfig& config, int64_t max_kv_bytes);
   absl::Status ValidateSteps(absl::Span<const ForwardStep> steps) const;
-  void RunLayer(int64_t index, absl::Span<const SequenceSlice> slices, Mat* hidden) const;
 
   ModelConfig config_;
   std::shared_ptr<KvBudget> budget_;
   Mat embed_;
-  std::vector<Layer> layers_;
+  std::vector<std::unique_ptr<DecoderLayer>> layers_;
   Vec final_norm_;
   Mat lm_head_;  // empty when tied to embed_
 };
