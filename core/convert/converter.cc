@@ -2,18 +2,24 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 
+#include "core/convert/calibration.h"
 #include "core/convert/deepseek_config.h"
+#include "core/convert/deepseek_mode.h"
 #include "core/convert/exact.h"
 #include "core/convert/layer_converter.h"
+#include "core/convert/mla_tensors.h"
 #include "core/convert/output_dir.h"
 #include "core/convert/source_model.h"
 #include "core/convert/stock_norms.h"
+#include "core/engine/cpu/decoder_layer.h"
 #include "core/io/safetensors.h"
 #include "core/io/tensor_store.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
+#include "spdlog/spdlog.h"
 
 namespace transmla::convert {
 namespace {
@@ -27,7 +33,7 @@ class ExactConverter : public LayerConverter {
   explicit ExactConverter(const ModelConfig& source) : source_(source) {}
   MlaShape shape() const override { return ExactShape(source_); }
   std::vector<double> rope_frequencies() const override { return ExactRopeFrequencies(source_); }
-  absl::StatusOr<MlaLayer> Convert(int64_t, const GqaLayer& layer, nlohmann::json*) override {
+  absl::StatusOr<MlaLayer> Convert(int64_t, const GqaLayer& layer, const InputMoment&, nlohmann::json*) override {
     return ConvertExact(source_, layer);
   }
 
@@ -49,13 +55,15 @@ absl::Status CheckSource(const ModelConfig& config) {
 absl::StatusOr<std::unique_ptr<LayerConverter>> MakeLayerConverter(const ModelConfig& config,
                                                                     const ConversionOptions& options) {
   if (options.mode == Mode::kExact) {
-    if (options.kv_lora_rank != 0 || options.qk_rope_head_dim != 0 || options.q_lora_rank != 0) {
+    const DeepseekModeOptions& d = options.deepseek;
+    if (d.kv_lora_rank != 0 || d.qk_rope_head_dim != 0 || d.pairs_per_frequency != 1 || d.collapse != 1) {
       return absl::InvalidArgumentError(
-          "kv_lora_rank, qk_rope_head_dim and q_lora_rank do not apply to mode exact (its shape is fixed)");
+          "kv_lora_rank, qk_rope_head_dim, rope pairs and collapse do not apply to mode exact (its shape is fixed)");
     }
     return std::unique_ptr<LayerConverter>(new ExactConverter(config));
   }
-  return absl::UnimplementedError("mode deepseek is not available yet");
+  ASSIGN_OR_RETURN(DeepseekModeOptions resolved, ResolveDeepseekOptions(config, options.deepseek));
+  return MakeDeepseekConverter(config, resolved);
 }
 
 DType OutputDType(const ModelConfig& config, const ConversionOptions& options) {
@@ -72,120 +80,6 @@ std::string TorchDTypeName(DType dtype) {
     default: return "float32";
   }
 }
-
-// Names and shapes of everything the output holds, known before any layer is converted.
-struct OutputPlan {
-  MlaShape shape;
-  bool attention_bias = false;  // kv_a / o_proj (and q_a) biases
-  bool tie_word_embeddings = false;
-  std::vector<TensorSpec> specs;
-};
-
-OutputPlan PlanOutput(const ModelConfig& c, const MlaShape& shape, bool query_bias, bool untie, DType dtype) {
-  OutputPlan plan;
-  plan.shape = shape;
-  plan.attention_bias = c.attention_bias;
-  plan.tie_word_embeddings = c.tie_word_embeddings && !untie;
-  const int64_t d = c.hidden_size;
-  const int64_t qk = shape.qk_nope_head_dim + shape.qk_rope_head_dim;
-  auto add = [&](std::string name, std::vector<int64_t> dims) { plan.specs.push_back({std::move(name), dtype, dims}); };
-  add("model.embed_tokens.weight", {c.vocab_size, d});
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string p = fmt::format("model.layers.{}.", i);
-    add(p + "input_layernorm.weight", {d});
-    add(p + "post_attention_layernorm.weight", {d});
-    add(p + "mlp.gate_proj.weight", {c.intermediate_size, d});
-    add(p + "mlp.up_proj.weight", {c.intermediate_size, d});
-    add(p + "mlp.down_proj.weight", {d, c.intermediate_size});
-    const std::string a = p + "self_attn.";
-    if (shape.q_lora_rank > 0) {
-      add(a + "q_a_proj.weight", {shape.q_lora_rank, d});
-      add(a + "q_a_layernorm.weight", {shape.q_lora_rank});
-      add(a + "q_b_proj.weight", {shape.heads * qk, shape.q_lora_rank});
-      if (plan.attention_bias || query_bias) add(a + "q_a_proj.bias", {shape.q_lora_rank});
-    } else {
-      add(a + "q_proj.weight", {shape.heads * qk, d});
-    }
-    add(a + "kv_a_proj_with_mqa.weight", {shape.kv_lora_rank + shape.qk_rope_head_dim, d});
-    add(a + "kv_a_layernorm.weight", {shape.kv_lora_rank});
-    add(a + "kv_b_proj.weight", {shape.heads * (shape.qk_nope_head_dim + shape.v_head_dim), shape.kv_lora_rank});
-    add(a + "o_proj.weight", {d, shape.heads * shape.v_head_dim});
-    if (plan.attention_bias) {
-      add(a + "kv_a_proj_with_mqa.bias", {shape.kv_lora_rank + shape.qk_rope_head_dim});
-      add(a + "o_proj.bias", {d});
-    }
-  }
-  add("model.norm.weight", {d});
-  if (!plan.tie_word_embeddings) add("lm_head.weight", {c.vocab_size, d});
-  return plan;
-}
-
-class Pipeline {
- public:
-  Pipeline(const TensorStore& store, SafetensorsWriter* writer, double residual_scale)
-      : store_(store), writer_(writer), residual_scale_(residual_scale) {}
-
-  absl::Status WriteMatrix(const std::string& name, const MatD& m) {
-    const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> f = m.cast<float>();
-    bytes_ += static_cast<int64_t>(f.size()) * 4;
-    return writer_->WriteFloats(name, f.data(), static_cast<size_t>(f.size()));
-  }
-  absl::Status WriteVector(const std::string& name, const VecD& v) {
-    const Eigen::VectorXf f = v.cast<float>();
-    bytes_ += static_cast<int64_t>(f.size()) * 4;
-    return writer_->WriteFloats(name, f.data(), static_cast<size_t>(f.size()));
-  }
-  // Copies a source tensor to the output, times `scale`.
-  absl::Status Copy(const std::string& from, const std::string& to, double scale) {
-    ASSIGN_OR_RETURN(TensorView view, store_.Get(from));
-    std::vector<float> values;
-    RETURN_IF_ERROR(ConvertToFloat(view, &values));
-    if (scale != 1.0) {
-      for (float& v : values) v = static_cast<float>(v * scale);
-    }
-    bytes_ += static_cast<int64_t>(values.size()) * 4;
-    return writer_->WriteFloats(to, values.data(), values.size());
-  }
-
-  absl::Status WriteLayer(int64_t i, const MlaLayer& m, bool attention_bias) {
-    const std::string p = fmt::format("model.layers.{}.", i);
-    const std::string a = p + "self_attn.";
-    RETURN_IF_ERROR(Copy(p + "input_layernorm.weight", p + "input_layernorm.weight", 1.0));
-    RETURN_IF_ERROR(Copy(p + "post_attention_layernorm.weight", p + "post_attention_layernorm.weight", 1.0));
-    RETURN_IF_ERROR(Copy(p + "mlp.gate_proj.weight", p + "mlp.gate_proj.weight", 1.0));
-    RETURN_IF_ERROR(Copy(p + "mlp.up_proj.weight", p + "mlp.up_proj.weight", 1.0));
-    RETURN_IF_ERROR(Copy(p + "mlp.down_proj.weight", p + "mlp.down_proj.weight", residual_scale_));
-    if (m.q_a.size() > 0) {
-      RETURN_IF_ERROR(WriteMatrix(a + "q_a_proj.weight", m.q_a));
-      RETURN_IF_ERROR(WriteVector(a + "q_a_layernorm.weight", m.q_a_norm));
-      RETURN_IF_ERROR(WriteMatrix(a + "q_b_proj.weight", m.q_b));
-      if (writer_planned_q_a_bias_) {
-        RETURN_IF_ERROR(WriteVector(a + "q_a_proj.bias", m.q_a_bias ? *m.q_a_bias : VecD::Zero(m.q_a.rows())));
-      }
-    } else {
-      RETURN_IF_ERROR(WriteMatrix(a + "q_proj.weight", m.q_proj));
-    }
-    RETURN_IF_ERROR(WriteMatrix(a + "kv_a_proj_with_mqa.weight", m.kv_a));
-    RETURN_IF_ERROR(WriteVector(a + "kv_a_layernorm.weight", m.kv_a_norm));
-    RETURN_IF_ERROR(WriteMatrix(a + "kv_b_proj.weight", m.kv_b));
-    RETURN_IF_ERROR(WriteMatrix(a + "o_proj.weight", m.o_proj * residual_scale_));
-    if (attention_bias) {
-      RETURN_IF_ERROR(WriteVector(a + "kv_a_proj_with_mqa.bias", m.kv_a_bias ? *m.kv_a_bias : VecD::Zero(m.kv_a.rows())));
-      RETURN_IF_ERROR(WriteVector(a + "o_proj.bias", VecD::Zero(m.o_proj.rows())));
-    }
-    return absl::OkStatus();
-  }
-
-  void set_q_a_bias_planned(bool planned) { writer_planned_q_a_bias_ = planned; }
-  int64_t bytes() const { return bytes_; }
-
- private:
-  const TensorStore& store_;
-  SafetensorsWriter* writer_;
-  double residual_scale_;
-  bool writer_planned_q_a_bias_ = false;
-  int64_t bytes_ = 0;
-};
 
 absl::Status WriteJson(const std::filesystem::path& path, const nlohmann::json& json) {
   std::ofstream out(path);
@@ -218,6 +112,107 @@ int64_t CountParameters(const TensorStore& store) {
   return n;
 }
 
+// Everything one conversion run shares across layers.
+class Conversion {
+ public:
+  Conversion(const ModelConfig& config, const TensorStore& store, const ConversionOptions& options,
+             LayerConverter* converter, SafetensorsWriter* writer, OutputLayout layout, double residual_scale)
+      : config_(config),
+        store_(store),
+        options_(options),
+        converter_(converter),
+        writer_(writer),
+        layout_(std::move(layout)),
+        residual_scale_(residual_scale) {}
+
+  // Copies a source tensor to the output, times `scale`.
+  absl::Status Copy(const std::string& from, const std::string& to, double scale) {
+    ASSIGN_OR_RETURN(TensorView view, store_.Get(from));
+    std::vector<float> values;
+    RETURN_IF_ERROR(ConvertToFloat(view, &values));
+    if (scale != 1.0) {
+      for (float& v : values) v = static_cast<float>(v * scale);
+    }
+    return Write(to, values);
+  }
+
+  absl::Status Write(const std::string& name, const std::vector<float>& values) {
+    bytes_ += static_cast<int64_t>(values.size() * sizeof(float));
+    return writer_->WriteFloats(name, values.data(), values.size());
+  }
+
+  // Converts, folds and writes block `i`; advances the calibration stream through it.
+  absl::StatusOr<nlohmann::json> ConvertLayer(int64_t i, LayerwiseCalibration* calibration) {
+    const std::string p = fmt::format("model.layers.{}.", i);
+    ASSIGN_OR_RETURN(GqaLayer gqa, ReadGqaLayer(store_, config_, i));
+    ASSIGN_OR_RETURN(VecD input_norm, ReadVector(store_, p + "input_layernorm.weight", config_.hidden_size));
+    const InputMoment moment =
+        calibration != nullptr ? calibration->Moment(input_norm, config_.rms_norm_eps) : PriorMoment(input_norm);
+    nlohmann::json report = {{"layer", i}};
+    ASSIGN_OR_RETURN(MlaLayer mla, converter_->Convert(i, gqa, moment, &report));
+    const double bound = LatentMeanSquareBound(mla.kv_a.topRows(layout_.shape.kv_lora_rank), input_norm);
+    const double t = ChooseLatentScale(bound, kStockNormEps, options_.max_norm_deviation);
+    FoldLatentNorm(t, kStockNormEps, &mla);
+    if (mla.q_bias) FoldQueryBias(input_norm, kStockNormEps, options_.max_norm_deviation, &mla);
+    report["latent_norm_scale"] = t;
+    report["latent_norm_max_relative_deviation"] = LatentNormDeviation(bound, kStockNormEps, t);
+
+    for (const char* name : {"input_layernorm.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight",
+                             "mlp.up_proj.weight"}) {
+      RETURN_IF_ERROR(Copy(p + name, p + name, 1.0));
+    }
+    RETURN_IF_ERROR(Copy(p + "mlp.down_proj.weight", p + "mlp.down_proj.weight", residual_scale_));
+    std::vector<NamedTensor> attention = AttentionTensors(mla, i, layout_, residual_scale_);
+    for (const NamedTensor& t : attention) RETURN_IF_ERROR(Write(t.name, t.values));
+    if (calibration != nullptr) RETURN_IF_ERROR(Advance(i, std::move(attention), calibration));
+    return report;
+  }
+
+  int64_t bytes() const { return bytes_; }
+
+ private:
+  // Runs the calibration stream through the converted block, in the source's residual scale.
+  absl::Status Advance(int64_t i, std::vector<NamedTensor> attention, LayerwiseCalibration* calibration) {
+    TensorStore block;
+    for (const std::string& name : store_.Names()) {
+      if (name.rfind(fmt::format("model.layers.{}.", i), 0) == 0) block.AddView(*store_.Find(name));
+    }
+    for (NamedTensor& t : attention) {
+      if (t.name.find("o_proj.weight") != std::string::npos) {
+        for (float& v : t.values) v = static_cast<float>(v / residual_scale_);
+      }
+      std::vector<uint8_t> bytes(t.values.size() * sizeof(float));
+      std::memcpy(bytes.data(), t.values.data(), bytes.size());
+      block.AddOwned(t.name, DType::kF32, t.shape, std::move(bytes));
+    }
+    const RopeEncoding rope = EncodeRopeFrequencies(converter_->rope_frequencies(), config_.rope_theta);
+    const ModelConfig mla_config = MlaModelConfig(config_, layout_, rope.theta, rope.factors, config_.rms_norm_eps);
+    ASSIGN_OR_RETURN(std::unique_ptr<cpu::DecoderLayer> layer,
+                     cpu::DecoderLayer::Load(mla_config, block, i, /*absorbed_mla=*/true));
+    calibration->Advance(*layer);
+    return absl::OkStatus();
+  }
+
+  const ModelConfig& config_;
+  const TensorStore& store_;
+  const ConversionOptions& options_;
+  LayerConverter* converter_;
+  SafetensorsWriter* writer_;
+  OutputLayout layout_;
+  double residual_scale_;
+  int64_t bytes_ = 0;
+};
+
+absl::StatusOr<std::unique_ptr<LayerwiseCalibration>> StartCalibration(const std::filesystem::path& source,
+                                                                        const ModelConfig& config,
+                                                                        const TensorStore& store,
+                                                                        const ConversionOptions& options) {
+  if (options.mode == Mode::kExact || options.calibration.text.empty()) return nullptr;
+  ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadTokenizer(source));
+  ASSIGN_OR_RETURN(auto sequences, LoadCalibrationSequences(*tokenizer, options.calibration));
+  return LayerwiseCalibration::Start(config, store, std::move(sequences));
+}
+
 }  // namespace
 
 absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
@@ -230,59 +225,65 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
   ASSIGN_OR_RETURN(std::unique_ptr<LayerConverter> converter, MakeLayerConverter(config, options));
   ASSIGN_OR_RETURN(TensorStore store, TensorStore::OpenSafetensors(source));
   ASSIGN_OR_RETURN(StagedDirectory staged, StagedDirectory::Create(destination, options.force));
+  if (progress) progress({"calibrate", 0, config.num_hidden_layers, 0});
+  ASSIGN_OR_RETURN(std::unique_ptr<LayerwiseCalibration> calibration,
+                   StartCalibration(source, config, store, options));
+  if (options.mode == Mode::kDeepseek && calibration == nullptr) {
+    spdlog::warn("no calibration text: data-free conversion from the weights only (quality is lower)");
+  }
 
   const DType dtype = OutputDType(config, options);
   // Scaling the residual stream by s = sqrt(eps_out / eps_in) keeps every RMSNorm's output exact
   // when eps changes to kStockNormEps; the LM head then needs its own (unscaled) copy.
   const double residual_scale = std::sqrt(kStockNormEps / config.rms_norm_eps);
   const bool rescaled = std::abs(residual_scale - 1.0) > 1e-12;
-  MlaShape shape = converter->shape();
-  const bool query_bias = config.attention_bias;
-  if (query_bias) shape.q_lora_rank = config.hidden_size + 1;  // FoldQueryBias's rank
-  OutputPlan plan = PlanOutput(config, shape, query_bias, rescaled, dtype);
+  OutputLayout layout;
+  layout.shape = converter->shape();
+  // Stock DeepSeek's q_proj has no bias: query biases travel through a q_lora path (FoldQueryBias).
+  if (config.attention_bias) layout.shape.q_lora_rank = config.hidden_size + 1;
+  layout.attention_bias = config.attention_bias;
+  layout.tie_word_embeddings = config.tie_word_embeddings && !rescaled;
+  const std::vector<TensorSpec> specs = PlanOutputTensors(config, layout, dtype);
   SafetensorsWriterOptions writer_options;
   writer_options.max_shard_bytes = options.max_shard_bytes;
   ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsWriter> writer,
-                   SafetensorsWriter::Create(staged.path(), plan.specs, writer_options));
-  Pipeline pipeline(store, writer.get(), residual_scale);
-  pipeline.set_q_a_bias_planned(shape.q_lora_rank > 0 && (plan.attention_bias || query_bias));
+                   SafetensorsWriter::Create(staged.path(), specs, writer_options));
+  Conversion run(config, store, options, converter.get(), writer.get(), layout, residual_scale);
 
   nlohmann::json layers = nlohmann::json::array();
   const int64_t n_layers = config.num_hidden_layers;
-  RETURN_IF_ERROR(pipeline.Copy("model.embed_tokens.weight", "model.embed_tokens.weight", residual_scale));
+  RETURN_IF_ERROR(run.Copy("model.embed_tokens.weight", "model.embed_tokens.weight", residual_scale));
   for (int64_t i = 0; i < n_layers; ++i) {
     if (cancelled && cancelled()) return absl::CancelledError("conversion cancelled");
-    ASSIGN_OR_RETURN(GqaLayer gqa, ReadGqaLayer(store, config, i));
-    nlohmann::json layer_report = {{"layer", i}};
-    ASSIGN_OR_RETURN(MlaLayer mla, converter->Convert(i, gqa, &layer_report));
-    ASSIGN_OR_RETURN(VecD input_norm, ReadVector(store, fmt::format("model.layers.{}.input_layernorm.weight", i),
-                                                 config.hidden_size));
-    const double bound = LatentMeanSquareBound(mla.kv_a.topRows(shape.kv_lora_rank), input_norm);
-    const double t = ChooseLatentScale(bound, kStockNormEps, options.max_norm_deviation);
-    FoldLatentNorm(t, kStockNormEps, &mla);
-    if (query_bias) FoldQueryBias(input_norm, kStockNormEps, options.max_norm_deviation, &mla);
-    layer_report["latent_norm_scale"] = t;
-    layer_report["latent_norm_max_relative_deviation"] = LatentNormDeviation(bound, kStockNormEps, t);
-    RETURN_IF_ERROR(pipeline.WriteLayer(i, mla, plan.attention_bias));
+    ASSIGN_OR_RETURN(nlohmann::json layer_report, run.ConvertLayer(i, calibration.get()));
     layers.push_back(std::move(layer_report));
-    if (progress) progress({"convert", i + 1, n_layers, pipeline.bytes()});
+    if (progress) progress({"convert", i + 1, n_layers, run.bytes()});
   }
-  RETURN_IF_ERROR(pipeline.Copy("model.norm.weight", "model.norm.weight", 1.0));
-  if (!plan.tie_word_embeddings) {
-    const bool has_head = store.Find("lm_head.weight") != nullptr && !config.tie_word_embeddings;
-    RETURN_IF_ERROR(pipeline.Copy(has_head ? "lm_head.weight" : "model.embed_tokens.weight", "lm_head.weight", 1.0));
+  RETURN_IF_ERROR(run.Copy("model.norm.weight", "model.norm.weight", 1.0));
+  if (!layout.tie_word_embeddings) {
+    const bool has_head = !config.tie_word_embeddings && store.Find("lm_head.weight") != nullptr;
+    RETURN_IF_ERROR(run.Copy(has_head ? "lm_head.weight" : "model.embed_tokens.weight", "lm_head.weight", 1.0));
   }
   ASSIGN_OR_RETURN(std::vector<std::filesystem::path> files, writer->Commit());
 
   const RopeEncoding rope = EncodeRopeFrequencies(converter->rope_frequencies(), config.rope_theta);
-  const nlohmann::json out_config = MakeDeepseekConfig(config, shape, rope, kStockNormEps, plan.tie_word_embeddings,
-                                                       plan.attention_bias || query_bias, TorchDTypeName(dtype));
+  const nlohmann::json out_config = MakeDeepseekConfig(config, layout.shape, rope, kStockNormEps,
+                                                       layout.tie_word_embeddings, layout.attention_bias,
+                                                       TorchDTypeName(dtype));
   RETURN_IF_ERROR(WriteJson(staged.path() / "config.json", out_config));
   RETURN_IF_ERROR(CopyTokenizerFiles(source, staged.path()));
 
-  const int64_t bytes_per_value = static_cast<int64_t>(DTypeSize(dtype));
-  const int64_t kv_before = 2 * config.num_key_value_heads * config.head_dim * n_layers * bytes_per_value;
-  const int64_t kv_after = (shape.kv_lora_rank + shape.qk_rope_head_dim) * n_layers * bytes_per_value;
+  const MlaShape& shape = layout.shape;
+  const int64_t value_bytes = static_cast<int64_t>(DTypeSize(dtype));
+  const int64_t values_before = 2 * config.num_key_value_heads * config.head_dim;
+  const int64_t values_after = shape.kv_lora_rank + shape.qk_rope_head_dim;
+  nlohmann::json calibration_report = {{"mode", calibration ? "text" : (options.mode == Mode::kExact ? "not needed" : "data-free")}};
+  if (calibration) {
+    calibration_report["text"] = std::filesystem::absolute(options.calibration.text).string();
+    calibration_report["tokens"] = calibration->tokens();
+    calibration_report["samples"] = options.calibration.samples;
+    calibration_report["max_length"] = options.calibration.max_length;
+  }
   nlohmann::json report = {
       {"mode", ModeName(options.mode)},
       {"source", std::filesystem::absolute(source).string()},
@@ -295,10 +296,11 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
         {"qk_nope_head_dim", shape.qk_nope_head_dim},
         {"v_head_dim", shape.v_head_dim},
         {"q_lora_rank", shape.q_lora_rank}}},
-      {"kv_values_per_token_per_layer", {{"before", 2 * config.num_key_value_heads * config.head_dim},
-                                         {"after", shape.kv_lora_rank + shape.qk_rope_head_dim}}},
-      {"kv_bytes_per_token", {{"before", kv_before}, {"after", kv_after}}},
-      {"parameters", {{"before", CountParameters(store)}, {"after", CountParameters(plan.specs)}}},
+      {"kv_values_per_token_per_layer", {{"before", values_before}, {"after", values_after}}},
+      {"kv_bytes_per_token",
+       {{"before", values_before * n_layers * value_bytes}, {"after", values_after * n_layers * value_bytes}}},
+      {"parameters", {{"before", CountParameters(store)}, {"after", CountParameters(specs)}}},
+      {"calibration", calibration_report},
       {"rope", {{"encoding", rope.longrope ? "longrope" : "default"}, {"theta", rope.theta}}},
       {"engines", CompatibleEngines(rope)},
       {"residual_scale", residual_scale},
@@ -310,7 +312,7 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
   report["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   RETURN_IF_ERROR(WriteJson(staged.path() / "conversion_report.json", report));
   RETURN_IF_ERROR(staged.Publish());
-  if (progress) progress({"done", n_layers, n_layers, pipeline.bytes()});
+  if (progress) progress({"done", n_layers, n_layers, run.bytes()});
   return report;
 }
 

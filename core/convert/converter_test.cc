@@ -75,9 +75,9 @@ TEST(ExactConversionTest, RejectsShapeOptionsAndLeavesNothingOnCancel) {
   const std::filesystem::path dir = MakeTempDir("cancel");
   ConversionOptions options;
   options.mode = Mode::kExact;
-  options.kv_lora_rank = 16;
+  options.deepseek.kv_lora_rank = 16;
   EXPECT_EQ(ConvertModel(BundledModelDir(), dir / "a", options).status().code(), absl::StatusCode::kInvalidArgument);
-  options.kv_lora_rank = 0;
+  options.deepseek.kv_lora_rank = 0;
   int polls = 0;
   const absl::StatusOr<nlohmann::json> result =
       ConvertModel(BundledModelDir(), dir / "b", options, nullptr, [&] { return ++polls > 2; });

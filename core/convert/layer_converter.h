@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/convert/joint_pca.h"
 #include "core/convert/mla_layer.h"
 #include "nlohmann/json.hpp"
 
@@ -18,8 +19,10 @@ class LayerConverter {
   virtual MlaShape shape() const = 0;
   // RoPE frequency (radians per position) of each k_pe pair, qk_rope_head_dim / 2 values.
   virtual std::vector<double> rope_frequencies() const = 0;
-  // Converts layer `index`; adds what it measured (energy kept, errors...) to `report`.
-  virtual absl::StatusOr<MlaLayer> Convert(int64_t index, const GqaLayer& source, nlohmann::json* report) = 0;
+  // Converts layer `index` given the second moment of its attention input (calibration tokens, or
+  // a weights-only prior); adds what it measured (energy kept, errors...) to `report`.
+  virtual absl::StatusOr<MlaLayer> Convert(int64_t index, const GqaLayer& source, const InputMoment& moment,
+                                           nlohmann::json* report) = 0;
 };
 
 }  // namespace transmla::convert

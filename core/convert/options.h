@@ -8,6 +8,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "core/convert/calibration.h"
+#include "core/convert/deepseek_mode.h"
 #include "core/io/dtype.h"
 #include "core/io/hf_config.h"
 
@@ -20,10 +22,10 @@ enum class Mode {
 
 struct ConversionOptions {
   Mode mode = Mode::kDeepseek;
-  // deepseek mode; 0 picks the default for the source's shape (see DefaultDeepseekShape).
-  int64_t kv_lora_rank = 0;
-  int64_t qk_rope_head_dim = 0;
-  int64_t q_lora_rank = 0;
+  // deepseek mode: shape, RoRoPE and balance choices (0 picks the default for the source's shape)
+  // and the calibration text (empty: data-free, from weights only).
+  DeepseekModeOptions deepseek;
+  CalibrationOptions calibration;
   // Output dtype; unset: the source's torch_dtype (F32 when absent).
   std::optional<DType> dtype;
   // Largest relative deviation the stock-norm folds may introduce for any token.

@@ -1,0 +1,172 @@
+#include "core/convert/deepseek_mode.h"
+
+#include <cmath>
+
+#include "core/engine/rope.h"
+#include "fmt/format.h"
+
+namespace transmla::convert {
+namespace {
+
+// [W | b]: a weight with its bias as an extra input column (the moment's constant channel).
+MatD Augment(const MatD& w, const std::optional<VecD>& b) {
+  MatD out(w.rows(), w.cols() + 1);
+  out.leftCols(w.cols()) = w;
+  out.col(w.cols()) = b ? *b : VecD::Zero(w.rows());
+  return out;
+}
+
+class DeepseekConverter : public LayerConverter {
+ public:
+  DeepseekConverter(const ModelConfig& source, const DeepseekModeOptions& options)
+      : source_(source), options_(options) {
+    slots_ = SelectRopeSlots(source.head_dim, options.qk_rope_head_dim / (2 * options.pairs_per_frequency),
+                             options.pairs_per_frequency, options.collapse);
+  }
+
+  MlaShape shape() const override {
+    return {source_.num_attention_heads, 0, options_.kv_lora_rank, source_.head_dim, options_.qk_rope_head_dim,
+            source_.head_dim};
+  }
+
+  std::vector<double> rope_frequencies() const override {
+    const std::vector<float> inv_freq = RopeInverseFrequencies(source_, source_.head_dim);
+    std::vector<double> out;
+    for (const RopeSlot& s : slots_) out.push_back(inv_freq[s.frequency]);
+    return out;
+  }
+
+  absl::StatusOr<MlaLayer> Convert(int64_t index, const GqaLayer& layer, const InputMoment& input,
+                                   nlohmann::json* report) override;
+
+ private:
+  ModelConfig source_;
+  DeepseekModeOptions options_;
+  std::vector<RopeSlot> slots_;
+};
+
+absl::StatusOr<MlaLayer> DeepseekConverter::Convert(int64_t, const GqaLayer& layer, const InputMoment& input,
+                                                    nlohmann::json* report) {
+  const int64_t n_h = source_.num_attention_heads, n_kv = source_.num_key_value_heads, d_h = source_.head_dim;
+  const int64_t d = source_.hidden_size, latent = n_kv * d_h, group = n_h / n_kv;
+  const int64_t rope = options_.qk_rope_head_dim, rank = options_.kv_lora_rank;
+  const MatD& cx = input.moment;
+  const MatD wk = Augment(layer.wk, layer.bk);
+  const MatD wv = Augment(layer.wv, layer.bv);
+  const MatD wq = Augment(layer.wq, layer.bq);
+
+  const Rotation rot = ComputeRotation(wk * cx * wk.transpose(), n_kv, d_h, options_.rotation);
+  const MatD keys = rot.key_map * wk;
+
+  std::vector<bool> is_rope(static_cast<size_t>(latent), false);
+  for (const RopeSlot& s : slots_) is_rope[SlotRowA(s, d_h)] = is_rope[SlotRowB(s, d_h)] = true;
+  std::vector<int64_t> nope_rows;
+  for (int64_t r = 0; r < latent; ++r) {
+    if (!is_rope[r]) nope_rows.push_back(r);
+  }
+  const int64_t nk = static_cast<int64_t>(nope_rows.size());
+  MatD keys_nope(nk, d + 1);
+  for (int64_t i = 0; i < nk; ++i) keys_nope.row(i) = keys.row(nope_rows[i]);
+
+  // Query second moment on the NoPE dims, summed over heads: sum_g Mq_g[N] (sum_h Wq_h Cx Wq_h^T) Mq_g[N]^T.
+  MatD query_moment = MatD::Zero(nk, nk);
+  std::vector<MatD> query_nope_maps(static_cast<size_t>(n_kv));  // Mq_g restricted to N: [nk x d_h]
+  for (int64_t g = 0; g < n_kv; ++g) {
+    MatD& m = query_nope_maps[g];
+    m.resize(nk, d_h);
+    for (int64_t i = 0; i < nk; ++i) m.row(i) = rot.query_map.block(nope_rows[i], g * d_h, 1, d_h);
+    MatD group_moment = MatD::Zero(d_h, d_h);
+    for (int64_t h = g * group; h < (g + 1) * group; ++h) {
+      const auto wq_h = wq.middleRows(h * d_h, d_h);
+      group_moment += wq_h * cx * wq_h.transpose();
+    }
+    query_moment += m * group_moment * m.transpose();
+  }
+  const JointPcaResult pca = JointPca(keys_nope, wv, input, query_moment, rank, options_.balance, options_.alpha);
+
+  MlaLayer out;
+  const int64_t qk = d_h + rope;
+  const double q_scale = std::sqrt(static_cast<double>(qk) / static_cast<double>(d_h));
+  MatD q_aug(n_h * qk, d + 1);
+  for (int64_t h = 0; h < n_h; ++h) {
+    const int64_t g = h / group;
+    const auto wq_h = wq.middleRows(h * d_h, d_h);
+    q_aug.middleRows(h * qk, d_h) = wq_h * q_scale;
+    const auto mq_g = rot.query_map.middleCols(g * d_h, d_h);
+    for (size_t p = 0; p < slots_.size(); ++p) {
+      q_aug.row(h * qk + d_h + 2 * p) = mq_g.row(SlotRowA(slots_[p], d_h)) * wq_h * q_scale;
+      q_aug.row(h * qk + d_h + 2 * p + 1) = mq_g.row(SlotRowB(slots_[p], d_h)) * wq_h * q_scale;
+    }
+  }
+  out.q_proj = q_aug.leftCols(d);
+  if (layer.bq) out.q_bias = q_aug.col(d);
+
+  MatD kv_a_aug(rank + rope, d + 1);
+  kv_a_aug.topRows(rank) = pca.latent;
+  for (size_t p = 0; p < slots_.size(); ++p) {
+    kv_a_aug.row(rank + 2 * p) = keys.row(SlotRowA(slots_[p], d_h));
+    kv_a_aug.row(rank + 2 * p + 1) = keys.row(SlotRowB(slots_[p], d_h));
+  }
+  out.kv_a = kv_a_aug.leftCols(d);
+  if (!kv_a_aug.col(d).isZero(0.0)) out.kv_a_bias = kv_a_aug.col(d);
+  out.kv_a_norm = VecD::Ones(rank);
+  out.kv_b.resize(n_h * 2 * d_h, rank);
+  for (int64_t h = 0; h < n_h; ++h) {
+    const int64_t g = h / group;
+    out.kv_b.middleRows(h * 2 * d_h, d_h) = query_nope_maps[g].transpose() * pca.key_up;
+    out.kv_b.middleRows(h * 2 * d_h + d_h, d_h) = pca.value_up.middleRows(g * d_h, d_h);
+  }
+  out.o_proj = layer.wo;
+
+  double rope_energy = 0, total_energy = 0;
+  for (size_t c = 0; c < rot.energy.size(); ++c) {
+    for (size_t a = 0; a < rot.energy[c].size(); ++a) total_energy += rot.energy[c][a];
+  }
+  for (const RopeSlot& s : slots_) rope_energy += rot.energy[s.component][s.frequency];
+  (*report)["rope_key_energy_fraction"] = total_energy > 0 ? rope_energy / total_energy : 1.0;
+  (*report)["pca_energy_kept"] = pca.energy_kept;
+  (*report)["key_nope_relative_error"] = pca.key_relative_error;
+  (*report)["value_relative_error"] = pca.value_relative_error;
+  (*report)["kv_lora_rank"] = rank;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<DeepseekModeOptions> ResolveDeepseekOptions(const ModelConfig& source, DeepseekModeOptions o) {
+  const int64_t n_kv = source.num_key_value_heads, d_h = source.head_dim, half = d_h / 2;
+  if (o.pairs_per_frequency < 1 || o.pairs_per_frequency > n_kv) {
+    return absl::InvalidArgumentError(
+        fmt::format("rope pairs per frequency must be in [1, {}] (num_key_value_heads), got {}", n_kv,
+                    o.pairs_per_frequency));
+  }
+  if (o.collapse < 1 || o.collapse > half) {
+    return absl::InvalidArgumentError(fmt::format("collapse must be in [1, {}], got {}", half, o.collapse));
+  }
+  if (o.qk_rope_head_dim == 0) o.qk_rope_head_dim = std::max<int64_t>(2 * o.pairs_per_frequency, d_h / 2);
+  const int64_t available = (half + o.collapse - 1) / o.collapse;  // frequencies the collapse keeps
+  if (o.qk_rope_head_dim < 0 || o.qk_rope_head_dim % (2 * o.pairs_per_frequency) != 0 ||
+      o.qk_rope_head_dim / (2 * o.pairs_per_frequency) > available) {
+    return absl::InvalidArgumentError(fmt::format(
+        "qk_rope_head_dim {} must be a multiple of 2 x pairs per frequency ({}) and at most {} (head_dim {}, "
+        "collapse {})",
+        o.qk_rope_head_dim, o.pairs_per_frequency, 2 * o.pairs_per_frequency * available, d_h, o.collapse));
+  }
+  const int64_t max_rank = 2 * n_kv * d_h - o.qk_rope_head_dim;
+  if (o.kv_lora_rank == 0) o.kv_lora_rank = n_kv * d_h / 2;
+  if (o.kv_lora_rank < 1 || o.kv_lora_rank > max_rank) {
+    return absl::InvalidArgumentError(fmt::format("kv_lora_rank must be in [1, {}] (2 x n_kv x head_dim - "
+                                                  "qk_rope_head_dim), got {}",
+                                                  max_rank, o.kv_lora_rank));
+  }
+  if (!(o.alpha > 0) || !std::isfinite(o.alpha)) {
+    return absl::InvalidArgumentError(fmt::format("balance alpha must be > 0, got {}", o.alpha));
+  }
+  return o;
+}
+
+std::unique_ptr<LayerConverter> MakeDeepseekConverter(const ModelConfig& source, const DeepseekModeOptions& options) {
+  return std::make_unique<DeepseekConverter>(source, options);
+}
+
+}  // namespace transmla::convert

@@ -1,0 +1,58 @@
+#include "core/convert/joint_pca.h"
+
+#include <cmath>
+
+#include "Eigen/Eigenvalues"
+
+namespace transmla::convert {
+namespace {
+
+// Symmetric square root and inverse square root of a PSD matrix (eigenvalues floored relative to
+// the largest so the inverse stays finite).
+void PsdSqrt(const MatD& c, MatD* root, MatD* inv_root) {
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(c);
+  const Eigen::VectorXd ev = eig.eigenvalues().cwiseMax(std::max(eig.eigenvalues().maxCoeff(), 1e-300) * 1e-12);
+  *root = eig.eigenvectors() * ev.cwiseSqrt().asDiagonal() * eig.eigenvectors().transpose();
+  *inv_root = eig.eigenvectors() * ev.cwiseSqrt().cwiseInverse().asDiagonal() * eig.eigenvectors().transpose();
+}
+
+double Energy(const MatD& rows, const MatD& moment) { return (rows * moment * rows.transpose()).trace(); }
+
+}  // namespace
+
+JointPcaResult JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
+                        int64_t rank, BalanceKind balance, double alpha) {
+  const int64_t nk = keys.rows();
+  const MatD& cx = input.moment;
+  MatD key_weight = MatD::Identity(nk, nk);
+  MatD key_unweight = MatD::Identity(nk, nk);
+  double scale = 1.0;
+  if (nk > 0) {
+    if (balance == BalanceKind::kQueryWhitened) {
+      PsdSqrt(query_moment, &key_weight, &key_unweight);
+      const MatD weighted = key_weight * keys;
+      scale = alpha * std::sqrt(Energy(values, cx) / std::max(Energy(weighted, cx), 1e-300));
+    } else {
+      const double key_norm = (keys * cx * keys.transpose()).diagonal().cwiseMax(0).cwiseSqrt().mean();
+      const double value_norm = (values * cx * values.transpose()).diagonal().cwiseMax(0).cwiseSqrt().mean();
+      scale = alpha * value_norm / std::max(key_norm, 1e-300);
+    }
+  }
+  MatD joint(nk + values.rows(), keys.cols());
+  joint.topRows(nk) = scale * key_weight * keys;
+  joint.bottomRows(values.rows()) = values;
+
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(joint * cx * joint.transpose());
+  const MatD top = eig.eigenvectors().rightCols(rank).rowwise().reverse();  // largest first
+  JointPcaResult r;
+  r.latent = top.transpose() * joint;
+  r.key_up = key_unweight * top.topRows(nk) / scale;
+  r.value_up = top.bottomRows(values.rows());
+  const double total = eig.eigenvalues().sum();
+  r.energy_kept = total > 0 ? eig.eigenvalues().tail(rank).sum() / total : 1.0;
+  if (nk > 0) r.key_relative_error = Energy(keys - r.key_up * r.latent, cx) / std::max(Energy(keys, cx), 1e-300);
+  r.value_relative_error = Energy(values - r.value_up * r.latent, cx) / std::max(Energy(values, cx), 1e-300);
+  return r;
+}
+
+}  // namespace transmla::convert

@@ -1,0 +1,43 @@
+#ifndef TRANSMLA_CORE_CONVERT_JOINT_PCA_H_
+#define TRANSMLA_CORE_CONVERT_JOINT_PCA_H_
+
+#include <cstdint>
+
+#include "core/convert/mla_layer.h"
+
+namespace transmla::convert {
+
+// How key-NoPE rows are weighted against value rows before the joint PCA.
+enum class BalanceKind {
+  kQueryWhitened,  // K_nope times Cq^1/2 (the queries' second moment on the NoPE dims), then scaled
+                   // to alpha * sqrt(tr V / tr K): the PCA minimises the q.k error, not key energy
+  kTransMla,       // TransMLA's BKV: K_nope scaled so mean row norms match V's (alpha times that)
+};
+
+// Second-order statistics of a layer's attention input x (after its RMSNorm) over calibration
+// tokens, augmented with a constant 1 so that biases compress with the weights:
+// moment = sum [x; 1][x; 1]^T ([d+1 x d+1]).
+struct InputMoment {
+  MatD moment;
+  int64_t tokens = 0;
+};
+
+// The compressed latent: c = A [x; 1], k_nope ~= key_up c, v ~= value_up c.
+struct JointPcaResult {
+  MatD latent;    // A: [rank x d+1] (last column: bias)
+  MatD key_up;    // [n_nope x rank]
+  MatD value_up;  // [n_v x rank]
+  double energy_kept = 0;        // fraction of the balanced [K; V] energy in the top `rank` components
+  double key_relative_error = 0;    // E|k - k^|^2 / E|k|^2 over the calibration moment (unweighted)
+  double value_relative_error = 0;  // same for values
+};
+
+// Joint PCA of [K_nope; V] (rows of the augmented maps `keys` [n_nope x d+1] and `values`
+// [n_v x d+1]) under the input moment. `query_moment` (Cq on the NoPE dims) is used by
+// kQueryWhitened and ignored by kTransMla.
+JointPcaResult JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
+                        int64_t rank, BalanceKind balance, double alpha);
+
+}  // namespace transmla::convert
+
+#endif  // TRANSMLA_CORE_CONVERT_JOINT_PCA_H_
