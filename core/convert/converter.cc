@@ -153,7 +153,7 @@ class Conversion {
     const double bound = LatentMeanSquareBound(mla.kv_a.topRows(layout_.shape.kv_lora_rank), input_norm);
     const double t = ChooseLatentScale(bound, kStockNormEps, options_.max_norm_deviation);
     FoldLatentNorm(t, kStockNormEps, &mla);
-    if (mla.q_bias) FoldQueryBias(input_norm, kStockNormEps, options_.max_norm_deviation, &mla);
+    if (layout_.shape.q_lora_rank > 0) FoldQueryBias(input_norm, kStockNormEps, options_.max_norm_deviation, &mla);
     report["latent_norm_scale"] = t;
     report["latent_norm_max_relative_deviation"] = LatentNormDeviation(bound, kStockNormEps, t);
 
