@@ -1,5 +1,6 @@
 // LoadTokenizer: reads HF tokenizer.json (+ tokenizer_config.json) into a PipelineTokenizer.
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 

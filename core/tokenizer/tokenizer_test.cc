@@ -1,6 +1,7 @@
 #include "core/tokenizer/tokenizer.h"
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "gtest/gtest.h"
