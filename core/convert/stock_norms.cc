@@ -2,15 +2,21 @@
 
 #include <cmath>
 
-#include "Eigen/SVD"
+#include "Eigen/Eigenvalues"
 
 namespace transmla::convert {
 
 double LatentMeanSquareBound(const MatD& latent_rows, const VecD& input_norm_weight) {
-  const double sigma = Eigen::JacobiSVD<Eigen::MatrixXd>(Eigen::MatrixXd(latent_rows)).singularValues()(0);
+  // sigma_max^2 from the smaller Gram matrix: an eigenvalue problem of size min(rows, cols).
+  const Eigen::MatrixXd gram = latent_rows.rows() <= latent_rows.cols()
+                                   ? Eigen::MatrixXd(latent_rows * latent_rows.transpose())
+                                   : Eigen::MatrixXd(latent_rows.transpose() * latent_rows);
+  const double sigma_squared = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(gram, Eigen::EigenvaluesOnly)
+                                   .eigenvalues()
+                                   .maxCoeff();
   const double d = static_cast<double>(latent_rows.cols());
   const double gamma = input_norm_weight.cwiseAbs().maxCoeff();
-  return sigma * sigma * d * gamma * gamma / static_cast<double>(latent_rows.rows());
+  return sigma_squared * d * gamma * gamma / static_cast<double>(latent_rows.rows());
 }
 
 double ChooseLatentScale(double mean_square_bound, double eps, double max_deviation) {
@@ -31,12 +37,11 @@ void FoldLatentNorm(double t, double eps, MlaLayer* layer) {
 
 void FoldQueryBias(const VecD& input_norm_weight, double eps, double max_deviation, MlaLayer* layer) {
   const int64_t d = layer->q_proj.cols();
-  const MatD identity = MatD::Identity(d, d);
-  // The constant channel adds 1 to |x|^2 / (d + 1) per token; the bound covers it.
-  const double bound = LatentMeanSquareBound(identity, input_norm_weight) + 1.0;
+  // mean((t x, t)^2) / t^2 = (|x|^2 + 1) / (d + 1) <= max(gamma^2) + 1 for |x|^2 <= d max(gamma^2).
+  const double bound = input_norm_weight.cwiseAbs2().maxCoeff() + 1.0;
   const double t = ChooseLatentScale(bound, eps, max_deviation);
   layer->q_a = MatD::Zero(d + 1, d);
-  layer->q_a.topRows(d) = identity * t;
+  layer->q_a.topRows(d) = MatD::Identity(d, d) * t;
   layer->q_a_bias = VecD::Zero(d + 1);
   (*layer->q_a_bias)(d) = t;
   layer->q_a_norm = VecD::Constant(d + 1, std::sqrt(eps) / t);
