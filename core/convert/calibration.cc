@@ -51,10 +51,7 @@ absl::StatusOr<std::unique_ptr<LayerwiseCalibration>> LayerwiseCalibration::Star
   c->hidden_.resize(rows, config.hidden_size);
   int64_t row = 0;
   for (const auto& s : sequences) {
-    // One cache layer, reused by every block: a block only reads the rows it wrote itself.
-    auto cache = std::make_unique<cpu::KvCache>(1, 0, std::make_shared<cpu::KvBudget>(0));
-    c->slices_.push_back({cache.get(), row, static_cast<int64_t>(s.size()), 0});
-    c->caches_.push_back(std::move(cache));
+    c->slices_.push_back({nullptr, row, static_cast<int64_t>(s.size()), 0});
     for (int32_t id : s) {
       if (id < 0 || id >= config.vocab_size) return absl::InvalidArgumentError(fmt::format("token id {} outside the vocabulary", id));
       c->hidden_.row(row++) = embed.row(id);
@@ -79,15 +76,19 @@ InputMoment LayerwiseCalibration::Moment(const VecD& input_norm_weight, double e
   return m;
 }
 
-void LayerwiseCalibration::Advance(const cpu::DecoderLayer& layer) {
-  for (auto& cache : caches_) {
-    cache = std::make_unique<cpu::KvCache>(1, layer.values_per_token(), std::make_shared<cpu::KvBudget>(0));
+cpu::Mat LayerwiseCalibration::Run(const cpu::DecoderLayer& layer) const {
+  // A one-layer cache per sequence, unlimited budget: Reserve cannot fail.
+  auto budget = std::make_shared<cpu::KvBudget>(0);
+  std::vector<std::unique_ptr<cpu::KvCache>> caches;
+  std::vector<cpu::SequenceSlice> slices = slices_;
+  for (cpu::SequenceSlice& s : slices) {
+    caches.push_back(std::make_unique<cpu::KvCache>(1, layer.values_per_token(), budget));
+    (void)caches.back()->Reserve(s.count);
+    s.cache = caches.back().get();
   }
-  for (size_t i = 0; i < slices_.size(); ++i) {
-    slices_[i].cache = caches_[i].get();
-    (void)caches_[i]->Reserve(slices_[i].count);  // unlimited budget: cannot fail
-  }
-  layer.Forward(0, slices_, &hidden_);
+  cpu::Mat hidden = hidden_;
+  layer.Forward(0, slices, &hidden);
+  return hidden;
 }
 
 InputMoment PriorMoment(const VecD& input_norm_weight) {

@@ -43,16 +43,18 @@ class LayerwiseCalibration {
   // The augmented second moment of the next layer's attention input: RMSNorm(hidden) * weight.
   InputMoment Moment(const VecD& input_norm_weight, double eps) const;
 
+  // The hidden states after `layer`, without moving the stream.
+  cpu::Mat Run(const cpu::DecoderLayer& layer) const;
+
   // Moves the hidden states through `layer`.
-  void Advance(const cpu::DecoderLayer& layer);
+  void Advance(const cpu::DecoderLayer& layer) { hidden_ = Run(layer); }
 
   int64_t tokens() const { return hidden_.rows(); }
 
  private:
   LayerwiseCalibration() = default;
 
-  std::vector<std::unique_ptr<cpu::KvCache>> caches_;
-  std::vector<cpu::SequenceSlice> slices_;
+  std::vector<cpu::SequenceSlice> slices_;  // caches are made per run
   cpu::Mat hidden_;
 };
 

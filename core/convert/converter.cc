@@ -33,7 +33,8 @@ class ExactConverter : public LayerConverter {
   explicit ExactConverter(const ModelConfig& source) : source_(source) {}
   MlaShape shape() const override { return ExactShape(source_); }
   std::vector<double> rope_frequencies() const override { return ExactRopeFrequencies(source_); }
-  absl::StatusOr<MlaLayer> Convert(int64_t, const GqaLayer& layer, const InputMoment&, nlohmann::json*) override {
+  absl::StatusOr<MlaLayer> Convert(int64_t, const GqaLayer& layer, const InputMoment&, double,
+                                   nlohmann::json*) override {
     return ConvertExact(source_, layer);
   }
 
@@ -148,49 +149,81 @@ class Conversion {
     ASSIGN_OR_RETURN(VecD input_norm, ReadVector(store_, p + "input_layernorm.weight", config_.hidden_size));
     const InputMoment moment =
         calibration != nullptr ? calibration->Moment(input_norm, config_.rms_norm_eps) : PriorMoment(input_norm);
-    nlohmann::json report = {{"layer", i}};
-    ASSIGN_OR_RETURN(MlaLayer mla, converter_->Convert(i, gqa, moment, &report));
-    const double bound = LatentMeanSquareBound(mla.kv_a.topRows(layout_.shape.kv_lora_rank), input_norm);
-    const double t = ChooseLatentScale(bound, kStockNormEps, options_.max_norm_deviation);
-    FoldLatentNorm(t, kStockNormEps, &mla);
-    if (layout_.shape.q_lora_rank > 0) FoldQueryBias(input_norm, kStockNormEps, options_.max_norm_deviation, &mla);
-    report["latent_norm_scale"] = t;
-    report["latent_norm_max_relative_deviation"] = LatentNormDeviation(bound, kStockNormEps, t);
+    std::vector<double> candidates = converter_->balance_candidates();
+    if (calibration == nullptr) candidates.resize(1);
+
+    // With calibration, the candidate whose block output is closest to the original block's wins.
+    std::unique_ptr<cpu::Mat> reference;
+    if (candidates.size() > 1) {
+      ASSIGN_OR_RETURN(std::unique_ptr<cpu::DecoderLayer> original, cpu::DecoderLayer::Load(config_, store_, i, true));
+      reference = std::make_unique<cpu::Mat>(calibration->Run(*original));
+    }
+    nlohmann::json report, errors = nlohmann::json::object();
+    MlaLayer best;
+    std::unique_ptr<cpu::DecoderLayer> best_layer;
+    double best_error = INFINITY;
+    for (double balance : candidates) {
+      nlohmann::json candidate_report = {{"layer", i}};
+      ASSIGN_OR_RETURN(MlaLayer mla, converter_->Convert(i, gqa, moment, balance, &candidate_report));
+      FoldNorms(input_norm, &mla, &candidate_report);
+      std::unique_ptr<cpu::DecoderLayer> layer;
+      double error = 0;
+      if (calibration != nullptr) {
+        ASSIGN_OR_RETURN(layer, BuildCalibrationLayer(i, mla));
+        if (reference) {
+          error = (calibration->Run(*layer) - *reference).squaredNorm() / reference->squaredNorm();
+          errors[fmt::format("{}", balance)] = error;
+        }
+      }
+      if (error < best_error || best_layer == nullptr) {
+        best_error = error;
+        best = std::move(mla);
+        best_layer = std::move(layer);
+        report = std::move(candidate_report);
+      }
+    }
+    if (reference) {
+      report["block_output_relative_error"] = best_error;
+      report["balance_search"] = errors;
+    }
 
     for (const char* name : {"input_layernorm.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight",
                              "mlp.up_proj.weight"}) {
       RETURN_IF_ERROR(Copy(p + name, p + name, 1.0));
     }
     RETURN_IF_ERROR(Copy(p + "mlp.down_proj.weight", p + "mlp.down_proj.weight", residual_scale_));
-    std::vector<NamedTensor> attention = AttentionTensors(mla, i, layout_, residual_scale_);
-    for (const NamedTensor& t : attention) RETURN_IF_ERROR(Write(t.name, t.values));
-    if (calibration != nullptr) RETURN_IF_ERROR(Advance(i, std::move(attention), calibration));
+    for (const NamedTensor& t : AttentionTensors(best, i, layout_, residual_scale_)) RETURN_IF_ERROR(Write(t.name, t.values));
+    if (calibration != nullptr) calibration->Advance(*best_layer);
     return report;
   }
 
   int64_t bytes() const { return bytes_; }
 
  private:
-  // Runs the calibration stream through the converted block, in the source's residual scale.
-  absl::Status Advance(int64_t i, std::vector<NamedTensor> attention, LayerwiseCalibration* calibration) {
+  void FoldNorms(const VecD& input_norm, MlaLayer* mla, nlohmann::json* report) const {
+    const double bound = LatentMeanSquareBound(mla->kv_a.topRows(layout_.shape.kv_lora_rank), input_norm);
+    const double t = ChooseLatentScale(bound, kStockNormEps, options_.max_norm_deviation);
+    FoldLatentNorm(t, kStockNormEps, mla);
+    if (layout_.shape.q_lora_rank > 0) FoldQueryBias(input_norm, kStockNormEps, options_.max_norm_deviation, mla);
+    (*report)["latent_norm_scale"] = t;
+    (*report)["latent_norm_max_relative_deviation"] = LatentNormDeviation(bound, kStockNormEps, t);
+  }
+
+  // The converted block as our engine runs it, in the source's residual scale (calibration).
+  absl::StatusOr<std::unique_ptr<cpu::DecoderLayer>> BuildCalibrationLayer(int64_t i, const MlaLayer& mla) const {
     TensorStore block;
+    const std::string prefix = fmt::format("model.layers.{}.", i);
     for (const std::string& name : store_.Names()) {
-      if (name.rfind(fmt::format("model.layers.{}.", i), 0) == 0) block.AddView(*store_.Find(name));
+      if (name.rfind(prefix, 0) == 0) block.AddView(*store_.Find(name));
     }
-    for (NamedTensor& t : attention) {
-      if (t.name.find("o_proj.weight") != std::string::npos) {
-        for (float& v : t.values) v = static_cast<float>(v / residual_scale_);
-      }
+    for (NamedTensor& t : AttentionTensors(mla, i, layout_, 1.0)) {
       std::vector<uint8_t> bytes(t.values.size() * sizeof(float));
       std::memcpy(bytes.data(), t.values.data(), bytes.size());
       block.AddOwned(t.name, DType::kF32, t.shape, std::move(bytes));
     }
     const RopeEncoding rope = EncodeRopeFrequencies(converter_->rope_frequencies(), config_.rope_theta);
     const ModelConfig mla_config = MlaModelConfig(config_, layout_, rope.theta, rope.factors, config_.rms_norm_eps);
-    ASSIGN_OR_RETURN(std::unique_ptr<cpu::DecoderLayer> layer,
-                     cpu::DecoderLayer::Load(mla_config, block, i, /*absorbed_mla=*/true));
-    calibration->Advance(*layer);
-    return absl::OkStatus();
+    return cpu::DecoderLayer::Load(mla_config, block, i, /*absorbed_mla=*/true);
   }
 
   const ModelConfig& config_;

@@ -36,7 +36,11 @@ class DeepseekConverter : public LayerConverter {
     return out;
   }
 
-  absl::StatusOr<MlaLayer> Convert(int64_t index, const GqaLayer& layer, const InputMoment& input,
+  std::vector<double> balance_candidates() const override {
+    return options_.alpha_candidates.empty() ? std::vector<double>{options_.alpha} : options_.alpha_candidates;
+  }
+
+  absl::StatusOr<MlaLayer> Convert(int64_t index, const GqaLayer& layer, const InputMoment& input, double balance,
                                    nlohmann::json* report) override;
 
  private:
@@ -46,7 +50,7 @@ class DeepseekConverter : public LayerConverter {
 };
 
 absl::StatusOr<MlaLayer> DeepseekConverter::Convert(int64_t, const GqaLayer& layer, const InputMoment& input,
-                                                    nlohmann::json* report) {
+                                                    double balance, nlohmann::json* report) {
   const int64_t n_h = source_.num_attention_heads, n_kv = source_.num_key_value_heads, d_h = source_.head_dim;
   const int64_t d = source_.hidden_size, latent = n_kv * d_h, group = n_h / n_kv;
   const int64_t rope = options_.qk_rope_head_dim, rank = options_.kv_lora_rank;
@@ -82,7 +86,7 @@ absl::StatusOr<MlaLayer> DeepseekConverter::Convert(int64_t, const GqaLayer& lay
     }
     query_moment += m * group_moment * m.transpose();
   }
-  const JointPcaResult pca = JointPca(keys_nope, wv, input, query_moment, rank, options_.balance, options_.alpha);
+  const JointPcaResult pca = JointPca(keys_nope, wv, input, query_moment, rank, options_.balance, balance);
 
   MlaLayer out;
   const int64_t qk = d_h + rope;
@@ -128,6 +132,7 @@ absl::StatusOr<MlaLayer> DeepseekConverter::Convert(int64_t, const GqaLayer& lay
   (*report)["key_nope_relative_error"] = pca.key_relative_error;
   (*report)["value_relative_error"] = pca.value_relative_error;
   (*report)["kv_lora_rank"] = rank;
+  (*report)["balance_alpha"] = balance;
   return out;
 }
 
@@ -158,6 +163,9 @@ absl::StatusOr<DeepseekModeOptions> ResolveDeepseekOptions(const ModelConfig& so
     return absl::InvalidArgumentError(fmt::format("kv_lora_rank must be in [1, {}] (2 x n_kv x head_dim - "
                                                   "qk_rope_head_dim), got {}",
                                                   max_rank, o.kv_lora_rank));
+  }
+  for (double a : o.alpha_candidates) {
+    if (!(a > 0) || !std::isfinite(a)) return absl::InvalidArgumentError(fmt::format("balance alpha must be > 0, got {}", a));
   }
   if (!(o.alpha > 0) || !std::isfinite(o.alpha)) {
     return absl::InvalidArgumentError(fmt::format("balance alpha must be > 0, got {}", o.alpha));

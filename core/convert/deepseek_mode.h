@@ -2,6 +2,7 @@
 #define TRANSMLA_CORE_CONVERT_DEEPSEEK_MODE_H_
 
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/convert/joint_pca.h"
@@ -18,7 +19,10 @@ struct DeepseekModeOptions {
   int64_t collapse = 1;             // keep every c-th frequency instead of the highest ones
   RotationKind rotation = RotationKind::kHermitian;
   BalanceKind balance = BalanceKind::kQueryWhitened;
-  double alpha = 1.0;               // K/V balance multiplier
+  double alpha = 1.0;               // K/V balance multiplier (used alone when not searching)
+  // With calibration text, each layer keeps the multiplier of these whose block output is closest
+  // to the original block's on the calibration tokens. Empty: always `alpha`.
+  std::vector<double> alpha_candidates = {0.25, 0.5, 1.0, 2.0, 4.0};
 };
 
 // Fills in defaults for the source's shape and checks ranges, naming the option on error.

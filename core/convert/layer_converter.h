@@ -19,10 +19,14 @@ class LayerConverter {
   virtual MlaShape shape() const = 0;
   // RoPE frequency (radians per position) of each k_pe pair, qk_rope_head_dim / 2 values.
   virtual std::vector<double> rope_frequencies() const = 0;
+  // The K/V balance multipliers worth trying for a layer (calibration keeps the one whose block
+  // output is closest to the original's); one value when there is nothing to choose.
+  virtual std::vector<double> balance_candidates() const { return {1.0}; }
   // Converts layer `index` given the second moment of its attention input (calibration tokens, or
-  // a weights-only prior); adds what it measured (energy kept, errors...) to `report`.
+  // a weights-only prior) and a balance multiplier; adds what it measured (energy kept,
+  // errors...) to `report`.
   virtual absl::StatusOr<MlaLayer> Convert(int64_t index, const GqaLayer& source, const InputMoment& moment,
-                                           nlohmann::json* report) = 0;
+                                           double balance, nlohmann::json* report) = 0;
 };
 
 }  // namespace transmla::convert
