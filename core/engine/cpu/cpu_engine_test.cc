@@ -26,6 +26,10 @@ std::vector<float> FullForward(Engine& engine, const std::vector<int32_t>& ids) 
   return logits.at(0);
 }
 
+// Different row counts take different GEMM kernels (another summation order), so batched and
+// incremental logits agree to float rounding (|logits| ~ 10-20, float eps ~ 1e-7 relative), not bit for bit.
+constexpr float kKernelOrderTolerance = 5e-5f;
+
 float MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
   EXPECT_EQ(a.size(), b.size());
   float worst = 0;
@@ -71,7 +75,7 @@ TEST(CpuEngineTest, IncrementalDecodingMatchesFullForward) {
     stitched.insert(stitched.end(), logits[0].begin(), logits[0].end());
   }
   ASSERT_EQ(stitched.size(), ids.size() * vocab);
-  EXPECT_LT(MaxAbsDiff(stitched, full), 1e-5f);
+  EXPECT_LT(MaxAbsDiff(stitched, full), kKernelOrderTolerance);
   EXPECT_EQ(seq->length(), static_cast<int64_t>(ids.size()));
 }
 
@@ -87,7 +91,7 @@ TEST(CpuEngineTest, BatchOfDifferentLengthsMatchesOneAtATime) {
   std::vector<std::vector<float>> batched;
   ASSERT_TRUE(model.engine->Forward(steps, &batched).ok());
   for (size_t i = 0; i < prompts.size(); ++i) {
-    EXPECT_LT(MaxAbsDiff(batched[i], FullForward(*model.engine, prompts[i])), 1e-5f) << i;
+    EXPECT_LT(MaxAbsDiff(batched[i], FullForward(*model.engine, prompts[i])), kKernelOrderTolerance) << i;
   }
 }
 
