@@ -90,21 +90,22 @@ int main(int argc, char** argv) {
   exact.mode = Mode::kExact;
   std::vector<Row> rows = {
       {"exact (all dims RoPE, latent = V)", exact},
-      {"partial RoPE only, real (TransMLA), full rank", Deepseek(8, 1, 56, true, R, B, text)},
-      {"partial RoPE only, Hermitian, full rank", Deepseek(8, 1, 56, true, H, W, text)},
-      {"TransMLA (real RoRoPE + BKV) KV 40", Deepseek(8, 1, 32, true, R, B, text)},
-      {"TransMLA (real RoRoPE + BKV) KV 24", Deepseek(8, 1, 16, true, R, B, text)},
-      {"TransMLA (real RoRoPE + BKV) KV 16", Deepseek(8, 1, 8, true, R, B, text)},
-      {"default (Hermitian + q-whitened) KV 40", Deepseek(8, 1, 32, true, H, W, text)},
-      {"default KV 24", Deepseek(8, 1, 16, true, H, W, text)},
-      {"default KV 16", Deepseek(8, 1, 8, true, H, W, text)},
-      {"drop lowest freq (rope 6) KV 40", Deepseek(6, 1, 34, true, H, W, text)},
-      {"drop lowest freq (rope 6) KV 24", Deepseek(6, 1, 18, true, H, W, text)},
-      {"drop lowest freq (rope 6) KV 16", Deepseek(6, 1, 10, true, H, W, text)},
-      {"m=2 (rope 16) KV 40", Deepseek(16, 2, 24, true, H, W, text)},
-      {"default KV 24, data-free", Deepseek(8, 1, 16, false, H, W, text)},
-      {"default KV 16, data-free", Deepseek(8, 1, 8, false, H, W, text)},
+      {"partial RoPE only: TransMLA (real RoRoPE), full rank", Deepseek(8, 1, 56, true, R, B, text)},
+      {"partial RoPE only: Hermitian RoRoPE, full rank", Deepseek(8, 1, 56, true, H, W, text)},
+      {"partial RoPE only: Hermitian, lowest freq dropped, full rank", Deepseek(6, 1, 58, true, H, W, text)},
+      {"TransMLA algorithm (real RoRoPE + BKV) KV 40", Deepseek(8, 1, 32, true, R, B, text)},
+      {"TransMLA algorithm KV 24", Deepseek(8, 1, 16, true, R, B, text)},
+      {"TransMLA algorithm KV 16", Deepseek(8, 1, 8, true, R, B, text)},
+      {"ours, default rope (6) KV 40", Deepseek(6, 1, 34, true, H, W, text)},
+      {"ours, default rope (6) KV 24", Deepseek(6, 1, 18, true, H, W, text)},
+      {"ours, default rope (6) KV 16", Deepseek(6, 1, 10, true, H, W, text)},
+      {"ours, rope 8 (all freqs) KV 40", Deepseek(8, 1, 32, true, H, W, text)},
+      {"ours, m=2 (rope 16, longrope) KV 40", Deepseek(16, 2, 24, true, H, W, text)},
+      {"ours, query-weighted RoRoPE, rope 6, KV 24", Deepseek(6, 1, 18, true, RotationKind::kHermitianQueryWeighted, W, text)},
+      {"ours, default rope (6) KV 24, data-free", Deepseek(6, 1, 18, false, H, W, text)},
+      {"ours, default rope (6) KV 16, data-free", Deepseek(6, 1, 10, false, H, W, text)},
   };
+
 
   nlohmann::json results = nlohmann::json::array();
   std::printf("| conversion | rope dims | kv_lora_rank | KV values/token/layer | KV bytes/token (f32) | ppl | KL | top-1 |\n");

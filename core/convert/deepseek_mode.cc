@@ -59,7 +59,15 @@ absl::StatusOr<MlaLayer> DeepseekConverter::Convert(int64_t, const GqaLayer& lay
   const MatD wv = Augment(layer.wv, layer.bv);
   const MatD wq = Augment(layer.wq, layer.bq);
 
-  const Rotation rot = ComputeRotation(wk * cx * wk.transpose(), n_kv, d_h, options_.rotation);
+  MatD query_energy = MatD::Zero(n_kv, d_h / 2);
+  if (options_.rotation == RotationKind::kHermitianQueryWeighted) {
+    for (int64_t h = 0; h < n_h; ++h) {
+      const auto wq_h = wq.middleRows(h * d_h, d_h);
+      const VecD e = (wq_h * cx * wq_h.transpose()).diagonal();
+      query_energy.row(h / group) += (e.head(d_h / 2) + e.tail(d_h / 2)).transpose();
+    }
+  }
+  const Rotation rot = ComputeRotation(wk * cx * wk.transpose(), n_kv, d_h, options_.rotation, query_energy);
   const MatD keys = rot.key_map * wk;
 
   std::vector<bool> is_rope(static_cast<size_t>(latent), false);
@@ -136,6 +144,19 @@ absl::StatusOr<MlaLayer> DeepseekConverter::Convert(int64_t, const GqaLayer& lay
   return out;
 }
 
+// Frequencies that turn less than a radian over the whole context carry almost no position: the
+// default keeps RoPE on the others (one pair each, times m), at most DeepSeek's 64 dims, which
+// fused MLA kernels (FlashMLA) assume.
+int64_t DefaultRopeDims(const ModelConfig& source, int64_t pairs_per_frequency) {
+  constexpr int64_t kDeepseekRopeDims = 64;
+  int64_t turning = 0;
+  for (float f : RopeInverseFrequencies(source, source.head_dim)) {
+    turning += static_cast<double>(f) * static_cast<double>(source.max_position_embeddings) >= 1.0;
+  }
+  const int64_t pairs = std::max<int64_t>(1, std::min(turning, kDeepseekRopeDims / (2 * pairs_per_frequency)));
+  return 2 * pairs_per_frequency * pairs;
+}
+
 }  // namespace
 
 absl::StatusOr<DeepseekModeOptions> ResolveDeepseekOptions(const ModelConfig& source, DeepseekModeOptions o) {
@@ -148,7 +169,7 @@ absl::StatusOr<DeepseekModeOptions> ResolveDeepseekOptions(const ModelConfig& so
   if (o.collapse < 1 || o.collapse > half) {
     return absl::InvalidArgumentError(fmt::format("collapse must be in [1, {}], got {}", half, o.collapse));
   }
-  if (o.qk_rope_head_dim == 0) o.qk_rope_head_dim = std::max<int64_t>(2 * o.pairs_per_frequency, d_h / 2);
+  if (o.qk_rope_head_dim == 0) o.qk_rope_head_dim = DefaultRopeDims(source, o.pairs_per_frequency);
   const int64_t available = (half + o.collapse - 1) / o.collapse;  // frequencies the collapse keeps
   if (o.qk_rope_head_dim < 0 || o.qk_rope_head_dim % (2 * o.pairs_per_frequency) != 0 ||
       o.qk_rope_head_dim / (2 * o.pairs_per_frequency) > available) {

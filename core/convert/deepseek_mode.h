@@ -14,7 +14,9 @@ namespace transmla::convert {
 
 struct DeepseekModeOptions {
   int64_t kv_lora_rank = 0;         // 0: n_kv*d_h / 2
-  int64_t qk_rope_head_dim = 0;     // 0: d_h / 2
+  // 0: m pairs for each frequency that turns at least a radian over max_position_embeddings, at
+  // most 64 dims (stories260K: 6; Llama-3-8B: 64).
+  int64_t qk_rope_head_dim = 0;
   int64_t pairs_per_frequency = 1;  // m: 1 = TransMLA, n_kv = every key dim keeps RoPE
   int64_t collapse = 1;             // keep every c-th frequency instead of the highest ones
   RotationKind rotation = RotationKind::kHermitian;
@@ -22,7 +24,7 @@ struct DeepseekModeOptions {
   double alpha = 1.0;               // K/V balance multiplier (used alone when not searching)
   // With calibration text, each layer keeps the multiplier of these whose block output is closest
   // to the original block's on the calibration tokens. Empty: always `alpha`.
-  std::vector<double> alpha_candidates = {0.25, 0.5, 1.0, 2.0, 4.0};
+  std::vector<double> alpha_candidates = {0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0};
 };
 
 // Fills in defaults for the source's shape and checks ranges, naming the option on error.

@@ -9,7 +9,8 @@
 
 namespace transmla::convert {
 
-Rotation ComputeRotation(const MatD& ck, int64_t kv_heads, int64_t head_dim, RotationKind kind) {
+Rotation ComputeRotation(const MatD& ck, int64_t kv_heads, int64_t head_dim, RotationKind kind,
+                         const MatD& query_energy) {
   const int64_t half = head_dim / 2;
   const int64_t latent = kv_heads * head_dim;
   Rotation rot;
@@ -22,9 +23,14 @@ Rotation ComputeRotation(const MatD& ck, int64_t kv_heads, int64_t head_dim, Rot
       for (int64_t k = 0; k < kv_heads; ++k) {
         const int64_t rj = j * head_dim + a, ij = rj + half, rk = k * head_dim + a, ik = rk + half;
         const double re = ck(rj, rk) + ck(ij, ik);
-        const double im = kind == RotationKind::kHermitian ? ck(ij, rk) - ck(rj, ik) : 0.0;
+        const double im = kind != RotationKind::kReal ? ck(ij, rk) - ck(rj, ik) : 0.0;
         h(j, k) = {re, im};
       }
+    }
+    Eigen::VectorXd weight = Eigen::VectorXd::Ones(kv_heads);
+    if (kind == RotationKind::kHermitianQueryWeighted) {
+      weight = query_energy.col(a).cwiseMax(1e-300).cwiseSqrt();
+      h = weight.asDiagonal() * h * weight.asDiagonal();
     }
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> eig(h);
     // Eigen sorts ascending; component 0 must be the largest.
@@ -34,7 +40,7 @@ Rotation ComputeRotation(const MatD& ck, int64_t kv_heads, int64_t head_dim, Rot
     for (int64_t c = 0; c < kv_heads; ++c) {
       rot.energy[c][a] = eig.eigenvalues()(order[c]);
       for (int64_t j = 0; j < kv_heads; ++j) {
-        const std::complex<double> t = std::conj(eig.eigenvectors()(j, order[c]));  // T = V^H
+        const std::complex<double> t = std::conj(eig.eigenvectors()(j, order[c])) * weight(j);  // T = V^H W
         const int64_t yr = c * head_dim + a, yi = yr + half, zr = j * head_dim + a, zi = zr + half;
         rot.key_map(yr, zr) = t.real();
         rot.key_map(yr, zi) = -t.imag();
@@ -43,8 +49,7 @@ Rotation ComputeRotation(const MatD& ck, int64_t kv_heads, int64_t head_dim, Rot
       }
     }
   }
-  // The map is unitary per frequency, so its inverse transpose is itself; computed generally anyway
-  // to stay exact if a weighting is ever added.
+  // Unitary unless query-weighted; the general inverse covers both.
   rot.query_map = rot.key_map.inverse().transpose();
   return rot;
 }

@@ -16,6 +16,10 @@ namespace transmla::convert {
 enum class RotationKind {
   kHermitian,  // unitary eigenvectors of sum z z^H (aligns phases across heads)
   kReal,       // TransMLA: eigenvectors of Re(sum z z^H), a real orthogonal mix
+  // Hermitian after weighting each head by sqrt of its group's query energy at that frequency, so
+  // components are ranked by their share of q.k rather than key energy (not unitary: queries get
+  // the exact inverse).
+  kHermitianQueryWeighted,
 };
 
 struct Rotation {
@@ -26,7 +30,10 @@ struct Rotation {
 };
 
 // Computes the rotation from the key covariance Ck = W_k Cx W_k^T (rotate-half layout per head).
-Rotation ComputeRotation(const MatD& key_covariance, int64_t kv_heads, int64_t head_dim, RotationKind kind);
+// `query_energy` ([n_kv x d_h/2]: per kv group and frequency, the summed E|q_pair|^2 of its query
+// heads) is used by kHermitianQueryWeighted only.
+Rotation ComputeRotation(const MatD& key_covariance, int64_t kv_heads, int64_t head_dim, RotationKind kind,
+                         const MatD& query_energy = MatD());
 
 // Which (component c, frequency i) pairs keep RoPE, in the order their k_pe pair slots take:
 // by frequency index, then component.
