@@ -1,0 +1,153 @@
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "client/command.h"
+#include "client/progress_bar.h"
+#include "core/convert/converter.h"
+#include "core/engine/model_loader.h"
+#include "core/eval/agreement.h"
+#include "core/eval/perplexity.h"
+#include "core/util/status_macros.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+
+namespace transmla::cli {
+namespace {
+
+using convert::ConversionOptions;
+
+absl::Status ReadDeepseekFlags(const Flags& flags, ConversionOptions* o) {
+  ASSIGN_OR_RETURN(o->deepseek.kv_lora_rank, flags.Int("kv-lora-rank", 0));
+  ASSIGN_OR_RETURN(o->deepseek.qk_rope_head_dim, flags.Int("qk-rope-head-dim", 0));
+  ASSIGN_OR_RETURN(o->deepseek.pairs_per_frequency, flags.Int("rope-pairs", 1));
+  ASSIGN_OR_RETURN(o->deepseek.collapse, flags.Int("collapse", 1));
+  const std::string rotation = flags.Get("rotation").value_or("hermitian");
+  if (rotation == "hermitian") o->deepseek.rotation = convert::RotationKind::kHermitian;
+  else if (rotation == "real") o->deepseek.rotation = convert::RotationKind::kReal;
+  else if (rotation == "query-weighted") o->deepseek.rotation = convert::RotationKind::kHermitianQueryWeighted;
+  else return absl::InvalidArgumentError(fmt::format("--rotation must be hermitian, real or query-weighted, got \"{}\"", rotation));
+  const std::string balance = flags.Get("balance").value_or("query-whitened");
+  if (balance == "query-whitened") o->deepseek.balance = convert::BalanceKind::kQueryWhitened;
+  else if (balance == "transmla") o->deepseek.balance = convert::BalanceKind::kTransMla;
+  else return absl::InvalidArgumentError(fmt::format("--balance must be query-whitened or transmla, got \"{}\"", balance));
+  if (flags.Has("alpha")) {
+    ASSIGN_OR_RETURN(o->deepseek.alpha, flags.Double("alpha", 1.0));
+    o->deepseek.alpha_candidates.clear();
+  }
+  const std::string calibration = flags.Get("calibration").value_or("none");
+  if (calibration != "none") o->calibration.text = calibration;
+  ASSIGN_OR_RETURN(o->calibration.samples, flags.Int("calibration-samples", o->calibration.samples));
+  ASSIGN_OR_RETURN(o->calibration.max_length, flags.Int("calibration-length", o->calibration.max_length));
+  ASSIGN_OR_RETURN(o->calibration.documents, flags.Int("calibration-documents", -1));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ConversionOptions> ReadOptions(const Flags& flags) {
+  ConversionOptions o;
+  ASSIGN_OR_RETURN(o.mode, convert::ParseMode(flags.Get("mode").value_or("deepseek")));
+  RETURN_IF_ERROR(ReadDeepseekFlags(flags, &o));
+  if (flags.Has("dtype")) {
+    ASSIGN_OR_RETURN(o.dtype, ParseFloatDTypeOption(*flags.Get("dtype")));
+  }
+  o.force = flags.Bool("force");
+  return o;
+}
+
+// Perplexity of both models and next-token agreement on held-out documents of `text`.
+absl::StatusOr<nlohmann::json> Evaluate(const std::string& source, const std::string& converted,
+                                        const std::string& text_path, const Flags& flags) {
+  std::ifstream in(text_path, std::ios::binary);
+  if (!in) return absl::NotFoundError(fmt::format("evaluation text not found: {}", text_path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  ASSIGN_OR_RETURN(LoadedModel original, LoadModel(source));
+  ASSIGN_OR_RETURN(LoadedModel mla, LoadModel(converted));
+  PerplexityOptions eval;
+  ASSIGN_OR_RETURN(eval.skip, flags.Int("eval-skip", 0));
+  ASSIGN_OR_RETURN(eval.limit, flags.Int("eval-limit", 200));
+  ASSIGN_OR_RETURN(eval.max_len, flags.Int("eval-max-len", 512));
+  ASSIGN_OR_RETURN(auto sequences, MakeEvalSequences(*original.tokenizer, buffer.str(), eval));
+  ProgressBar bar("evaluate");
+  ASSIGN_OR_RETURN(const AgreementResult r,
+                   CompareModels(*original.engine, *mla.engine, sequences, 16,
+                                 [&](int64_t done, int64_t total) { bar.Update(done, total); }));
+  bar.Finish();
+  return nlohmann::json{{"text", text_path},           {"documents_skipped", eval.skip},
+                        {"documents", sequences.size()}, {"positions", r.positions},
+                        {"original_ppl", r.reference_ppl}, {"converted_ppl", r.candidate_ppl},
+                        {"original_mean_nll", r.reference_mean_nll}, {"converted_mean_nll", r.candidate_mean_nll},
+                        {"kl", r.mean_kl},              {"top1_agreement", r.top1_agreement},
+                        {"max_abs_logit_diff", r.max_abs_logit_diff}};
+}
+
+void PrintSummary(const nlohmann::json& report) {
+  const auto& kv = report["kv_bytes_per_token"];
+  const auto& params = report["parameters"];
+  std::printf("\n%-28s %14s %14s\n", "", "original", "converted");
+  std::printf("%-28s %14lld %14lld\n", "KV cache bytes/token", kv["before"].get<long long>(), kv["after"].get<long long>());
+  std::printf("%-28s %14lld %14lld\n", "KV values/token/layer", report["kv_values_per_token_per_layer"]["before"].get<long long>(),
+              report["kv_values_per_token_per_layer"]["after"].get<long long>());
+  std::printf("%-28s %14lld %14lld\n", "parameters", params["before"].get<long long>(), params["after"].get<long long>());
+  if (report.contains("evaluation")) {
+    const auto& e = report["evaluation"];
+    std::printf("%-28s %14.4f %14.4f\n", "perplexity (held-out)", e["original_ppl"].get<double>(), e["converted_ppl"].get<double>());
+    std::printf("%-28s %14s %14.4f\n", "KL(original || converted)", "", e["kl"].get<double>());
+    std::printf("%-28s %14s %14.4f\n", "top-1 agreement", "", e["top1_agreement"].get<double>());
+  }
+  const auto& shape = report["mla_shape"];
+  std::printf("\nmode %s: kv_lora_rank %lld, qk_rope_head_dim %lld, qk_nope_head_dim %lld; calibration: %s; %.1fs\n",
+              report["mode"].get<std::string>().c_str(), shape["kv_lora_rank"].get<long long>(),
+              shape["qk_rope_head_dim"].get<long long>(), shape["qk_nope_head_dim"].get<long long>(),
+              report["calibration"]["mode"].get<std::string>().c_str(), report["seconds"].get<double>());
+  std::string engines;
+  for (const auto& e : report["engines"]) engines += (engines.empty() ? "" : ", ") + e.get<std::string>();
+  std::printf("runs in: %s (RoPE: %s)\n", engines.c_str(), report["rope"]["encoding"].get<std::string>().c_str());
+  std::printf("wrote %s\n", report["destination"].get<std::string>().c_str());
+}
+
+absl::Status RunConvert(const Flags& flags) {
+  ASSIGN_OR_RETURN(const std::string source, flags.Required("model"));
+  ASSIGN_OR_RETURN(const std::string destination, flags.Required("out"));
+  ASSIGN_OR_RETURN(const ConversionOptions options, ReadOptions(flags));
+  if (options.mode == convert::Mode::kDeepseek && options.calibration.text.empty()) {
+    std::fprintf(stderr, "transmla: warning: no --calibration text: data-free conversion from the weights only "
+                         "(lower quality; pass --calibration FILE)\n");
+  }
+  ProgressBar bar("convert");
+  ASSIGN_OR_RETURN(nlohmann::json report,
+                   convert::ConvertModel(source, destination, options, [&](const convert::ConversionProgress& p) {
+                     bar.Update(p.done, p.total, fmt::format("{} {:.1f} MiB", p.stage, p.bytes_written / 1048576.0));
+                   }));
+  bar.Finish();
+  if (flags.Has("eval-text")) {
+    ASSIGN_OR_RETURN(report["evaluation"], Evaluate(source, destination, *flags.Get("eval-text"), flags));
+    std::ofstream(std::filesystem::path(destination) / "conversion_report.json") << report.dump(2) << "\n";
+  }
+  if (flags.Bool("json")) {
+    std::cout << report.dump() << "\n";
+  } else {
+    PrintSummary(report);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Command ConvertCommand() {
+  return {"convert",
+          "convert a llama/mistral/qwen2 folder to a stock DeepSeek-V3 (MLA) folder",
+          "transmla convert --model DIR --out DIR [--mode exact|deepseek] [--kv-lora-rank N] [--qk-rope-head-dim N] "
+          "[--rope-pairs M] [--collapse C] [--rotation hermitian|real|query-weighted] [--balance "
+          "query-whitened|transmla] [--alpha A] [--calibration FILE|none] [--calibration-samples N] "
+          "[--calibration-length N] [--calibration-documents N] [--dtype f32|bf16|f16] [--eval-text FILE "
+          "[--eval-skip N] [--eval-limit N] [--eval-max-len N]] [--force] [--json]",
+          {"model", "out", "mode", "kv-lora-rank", "qk-rope-head-dim", "rope-pairs", "collapse", "rotation", "balance",
+           "alpha", "calibration", "calibration-samples", "calibration-length", "calibration-documents", "dtype",
+           "eval-text", "eval-skip", "eval-limit", "eval-max-len"},
+          {"force", "json"},
+          RunConvert};
+}
+
+}  // namespace transmla::cli
