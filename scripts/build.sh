@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Configures and builds transmla (Release) into build/. Extra arguments go to cmake.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="$(nproc)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+ninja -C build -j "$jobs"
