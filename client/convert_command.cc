@@ -111,10 +111,6 @@ absl::Status RunConvert(const Flags& flags) {
   ASSIGN_OR_RETURN(const std::string source, flags.Required("model"));
   ASSIGN_OR_RETURN(const std::string destination, flags.Required("out"));
   ASSIGN_OR_RETURN(const ConversionOptions options, ReadOptions(flags));
-  if (options.mode == convert::Mode::kDeepseek && options.calibration.text.empty()) {
-    std::fprintf(stderr, "transmla: warning: no --calibration text: data-free conversion from the weights only "
-                         "(lower quality; pass --calibration FILE)\n");
-  }
   ProgressBar bar("convert");
   ASSIGN_OR_RETURN(nlohmann::json report,
                    convert::ConvertModel(source, destination, options, [&](const convert::ConversionProgress& p) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "client/command.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -29,7 +30,9 @@ int Fail(int code, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  spdlog::set_pattern("[%l] %v");
+  // stdout carries results (and JSON); diagnostics go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_st("transmla"));
+  spdlog::set_pattern("transmla: %l: %v");
   const std::vector<Command> commands = AllCommands();
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     PrintHelp(commands);

@@ -262,7 +262,8 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
   ASSIGN_OR_RETURN(std::unique_ptr<LayerwiseCalibration> calibration,
                    StartCalibration(source, config, store, options));
   if (options.mode == Mode::kDeepseek && calibration == nullptr) {
-    spdlog::warn("no calibration text: data-free conversion from the weights only (quality is lower)");
+    spdlog::warn("no calibration text: data-free conversion from the weights only (lower quality; pass a "
+                 "calibration text)");
   }
 
   const DType dtype = OutputDType(config, options);
