@@ -4,6 +4,7 @@
 
 #include "Eigen/Core"
 #include "core/engine/cpu/cpu_engine.h"
+#include "core/io/gguf_model.h"
 #include "core/io/hf_config.h"
 #include "core/io/tensor_store.h"
 #include "core/util/status_macros.h"
@@ -33,6 +34,10 @@ absl::StatusOr<ModelSource> OpenModelSource(const std::filesystem::path& path) {
     return absl::NotFoundError(fmt::format("model not found: {}", path.string()));
   }
   if (std::filesystem::is_directory(path, ec)) return OpenHfFolder(path);
+  if (path.extension() == ".gguf") {
+    ASSIGN_OR_RETURN(GgufModel gguf, LoadGgufModel(path));
+    return ModelSource{gguf.config, std::move(gguf.tensors), std::move(gguf.tokenizer)};
+  }
   return absl::InvalidArgumentError(
       fmt::format("{} is neither a model folder (config.json + safetensors) nor a .gguf file", path.string()));
 }

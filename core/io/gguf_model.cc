@@ -1,0 +1,149 @@
+#include "core/io/gguf_model.h"
+
+#include <cstring>
+
+#include "core/io/gguf.h"
+#include "core/tokenizer/bpe_tokenizer.h"
+#include "core/util/status_macros.h"
+#include "fmt/format.h"
+
+namespace transmla {
+namespace {
+
+constexpr int64_t kTokenTypeControl = 3;
+constexpr int64_t kTokenTypeUserDefined = 4;
+
+absl::StatusOr<ModelConfig> ReadLlamaConfig(const GgufFile& g) {
+  ModelConfig c;
+  c.model_type = "llama";
+  ASSIGN_OR_RETURN(c.hidden_size, g.GetInt("llama.embedding_length"));
+  ASSIGN_OR_RETURN(c.intermediate_size, g.GetInt("llama.feed_forward_length"));
+  ASSIGN_OR_RETURN(c.num_hidden_layers, g.GetInt("llama.block_count"));
+  ASSIGN_OR_RETURN(c.num_attention_heads, g.GetInt("llama.attention.head_count"));
+  c.num_key_value_heads = c.num_attention_heads;
+  if (g.Has("llama.attention.head_count_kv")) {
+    ASSIGN_OR_RETURN(c.num_key_value_heads, g.GetInt("llama.attention.head_count_kv"));
+  }
+  c.head_dim = c.hidden_size / c.num_attention_heads;
+  if (g.Has("llama.rope.dimension_count")) {
+    ASSIGN_OR_RETURN(c.head_dim, g.GetInt("llama.rope.dimension_count"));
+  }
+  ASSIGN_OR_RETURN(c.rms_norm_eps, g.GetFloat("llama.attention.layer_norm_rms_epsilon"));
+  if (g.Has("llama.rope.freq_base")) {
+    ASSIGN_OR_RETURN(c.rope_theta, g.GetFloat("llama.rope.freq_base"));
+  }
+  ASSIGN_OR_RETURN(c.max_position_embeddings, g.GetInt("llama.context_length"));
+  ASSIGN_OR_RETURN(const std::vector<std::string> tokens, g.GetStringArray("tokenizer.ggml.tokens"));
+  c.vocab_size = static_cast<int64_t>(tokens.size());
+  if (g.Has("tokenizer.ggml.bos_token_id")) {
+    ASSIGN_OR_RETURN(c.bos_token_id, g.GetInt("tokenizer.ggml.bos_token_id"));
+  }
+  if (g.Has("tokenizer.ggml.eos_token_id")) {
+    ASSIGN_OR_RETURN(const int64_t eos, g.GetInt("tokenizer.ggml.eos_token_id"));
+    c.eos_token_ids.push_back(eos);
+  }
+  c.tie_word_embeddings = !g.Tensor("output.weight").ok();
+  if (c.num_attention_heads % c.num_key_value_heads != 0 || c.head_dim % 2 != 0) {
+    return absl::InvalidArgumentError("GGUF: head counts or head dimension are inconsistent");
+  }
+  return c;
+}
+
+// llama.cpp's converter permutes HF rows (h, s, i) -> (h, i, s) per head; this undoes it.
+std::vector<uint8_t> UnpermuteRows(const TensorView& view, int64_t heads) {
+  const int64_t rows = view.shape[0];
+  const size_t row_bytes = view.nbytes / static_cast<size_t>(rows);
+  const int64_t head_dim = rows / heads;
+  const int64_t half = head_dim / 2;
+  std::vector<uint8_t> out(view.nbytes);
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t s = 0; s < 2; ++s) {
+      for (int64_t i = 0; i < half; ++i) {
+        const int64_t hf_row = h * head_dim + s * half + i;
+        const int64_t gguf_row = h * head_dim + 2 * i + s;
+        std::memcpy(out.data() + hf_row * row_bytes, view.data + gguf_row * row_bytes, row_bytes);
+      }
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<TensorStore> MapTensors(const GgufFile& g, const ModelConfig& c) {
+  TensorStore store;
+  store.KeepAlive(g.mapping());
+  auto add = [&](const std::string& gguf, const std::string& hf, int64_t unpermute_heads) -> absl::Status {
+    ASSIGN_OR_RETURN(TensorView view, g.Tensor(gguf));
+    view.name = hf;
+    if (unpermute_heads > 0) {
+      store.AddOwned(hf, view.dtype, view.shape, UnpermuteRows(view, unpermute_heads));
+    } else {
+      store.AddView(view);
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(add("token_embd.weight", "model.embed_tokens.weight", 0));
+  RETURN_IF_ERROR(add("output_norm.weight", "model.norm.weight", 0));
+  if (!c.tie_word_embeddings) {
+    RETURN_IF_ERROR(add("output.weight", "lm_head.weight", 0));
+  }
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string b = fmt::format("blk.{}.", i);
+    const std::string l = fmt::format("model.layers.{}.", i);
+    RETURN_IF_ERROR(add(b + "attn_norm.weight", l + "input_layernorm.weight", 0));
+    RETURN_IF_ERROR(add(b + "attn_q.weight", l + "self_attn.q_proj.weight", c.num_attention_heads));
+    RETURN_IF_ERROR(add(b + "attn_k.weight", l + "self_attn.k_proj.weight", c.num_key_value_heads));
+    RETURN_IF_ERROR(add(b + "attn_v.weight", l + "self_attn.v_proj.weight", 0));
+    RETURN_IF_ERROR(add(b + "attn_output.weight", l + "self_attn.o_proj.weight", 0));
+    RETURN_IF_ERROR(add(b + "ffn_norm.weight", l + "post_attention_layernorm.weight", 0));
+    RETURN_IF_ERROR(add(b + "ffn_gate.weight", l + "mlp.gate_proj.weight", 0));
+    RETURN_IF_ERROR(add(b + "ffn_up.weight", l + "mlp.up_proj.weight", 0));
+    RETURN_IF_ERROR(add(b + "ffn_down.weight", l + "mlp.down_proj.weight", 0));
+  }
+  return store;
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> MakeTokenizer(const GgufFile& g) {
+  ASSIGN_OR_RETURN(const std::string model, g.GetString("tokenizer.ggml.model"));
+  if (model != "llama") {
+    return absl::InvalidArgumentError(fmt::format("GGUF vocabulary type \"{}\" is not supported (llama)", model));
+  }
+  SentencePieceVocab vocab;
+  ASSIGN_OR_RETURN(vocab.pieces, g.GetStringArray("tokenizer.ggml.tokens"));
+  ASSIGN_OR_RETURN(const std::vector<double> scores, g.GetFloatArray("tokenizer.ggml.scores"));
+  if (g.Has("tokenizer.ggml.token_type")) {
+    ASSIGN_OR_RETURN(const std::vector<int64_t> types, g.GetIntArray("tokenizer.ggml.token_type"));
+    for (size_t i = 0; i < types.size(); ++i) {
+      if (types[i] == kTokenTypeControl) vocab.special_ids.push_back(static_cast<int32_t>(i));
+      if (types[i] == kTokenTypeUserDefined) vocab.user_defined_ids.push_back(static_cast<int32_t>(i));
+    }
+  }
+  for (const auto& [key, field] : {std::pair{"tokenizer.ggml.bos_token_id", &vocab.bos_id},
+                                   std::pair{"tokenizer.ggml.eos_token_id", &vocab.eos_id},
+                                   std::pair{"tokenizer.ggml.unknown_token_id", &vocab.unk_id}}) {
+    if (g.Has(key)) {
+      ASSIGN_OR_RETURN(const int64_t id, g.GetInt(key));
+      *field = static_cast<int32_t>(id);
+    }
+  }
+  if (g.Has("tokenizer.ggml.add_space_prefix")) {
+    ASSIGN_OR_RETURN(vocab.add_space_prefix, g.GetBool("tokenizer.ggml.add_space_prefix"));
+  }
+  return MakeSentencePieceScoreTokenizer(std::move(vocab), std::vector<float>(scores.begin(), scores.end()));
+}
+
+}  // namespace
+
+absl::StatusOr<GgufModel> LoadGgufModel(const std::filesystem::path& path) {
+  ASSIGN_OR_RETURN(GgufFile g, GgufFile::Open(path));
+  ASSIGN_OR_RETURN(const std::string arch, g.GetString("general.architecture"));
+  if (arch != "llama") {
+    return absl::InvalidArgumentError(fmt::format("{}: GGUF architecture \"{}\" is not supported (llama)", path.string(), arch));
+  }
+  GgufModel model;
+  ASSIGN_OR_RETURN(model.config, ReadLlamaConfig(g));
+  ASSIGN_OR_RETURN(model.tensors, MapTensors(g, model.config));
+  ASSIGN_OR_RETURN(model.tokenizer, MakeTokenizer(g));
+  return model;
+}
+
+}  // namespace transmla
