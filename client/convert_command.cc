@@ -64,6 +64,7 @@ absl::StatusOr<nlohmann::json> Evaluate(const std::string& source, const std::st
   buffer << in.rdbuf();
   ASSIGN_OR_RETURN(LoadedModel original, LoadModel(source));
   ASSIGN_OR_RETURN(LoadedModel mla, LoadModel(converted));
+  if (original.tokenizer == nullptr) return absl::FailedPreconditionError(source + " has no tokenizer.json");
   PerplexityOptions eval;
   ASSIGN_OR_RETURN(eval.skip, flags.Int("eval-skip", 0));
   ASSIGN_OR_RETURN(eval.limit, flags.Int("eval-limit", 200));

@@ -39,6 +39,7 @@ absl::Status RunGenerate(const Flags& flags) {
   ASSIGN_OR_RETURN(const int64_t threads, flags.Int("threads", 0));
   options.threads = static_cast<int>(threads);
   ASSIGN_OR_RETURN(LoadedModel model, LoadModel(model_path, options));
+  if (model.tokenizer == nullptr) return absl::FailedPreconditionError(model_path + " has no tokenizer.json");
   const std::vector<int32_t> prompt = model.tokenizer->Encode(flags.Get("prompt").value_or(""), /*add_bos=*/true);
   const bool json = flags.Bool("json");
   TokenCallback stream;

@@ -39,6 +39,7 @@ absl::Status RunPerplexity(const Flags& flags) {
   ASSIGN_OR_RETURN(options.max_len, flags.Int("max-len", 512));
   ASSIGN_OR_RETURN(const std::string text, ReadText(text_path));
   ASSIGN_OR_RETURN(LoadedModel model, LoadModel(model_path));
+  if (model.tokenizer == nullptr) return absl::FailedPreconditionError(model_path + " has no tokenizer.json");
   ProgressBar bar("perplexity");
   options.on_progress = [&](int64_t done, int64_t total) { bar.Update(done, total); };
   ASSIGN_OR_RETURN(const PerplexityResult r, ComputePerplexity(*model.engine, *model.tokenizer, text, options));

@@ -22,7 +22,7 @@ struct EngineOptions {
 // A model ready to run: its tokenizer and an engine holding its weights.
 struct LoadedModel {
   std::filesystem::path path;
-  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Tokenizer> tokenizer;  // null when the folder has no tokenizer.json
   std::unique_ptr<Engine> engine;
 };
 
