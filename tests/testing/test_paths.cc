@@ -22,6 +22,8 @@ std::filesystem::path SharedDir() {
   return std::filesystem::weakly_canonical(dir);
 }
 
+std::filesystem::path SourceDir() { return TRANSMLA_SOURCE_DIR; }
+
 std::filesystem::path BundledModelDir() {
   return std::filesystem::path(TRANSMLA_SOURCE_DIR) / "models" / "stories260K";
 }

@@ -10,6 +10,9 @@ namespace transmla::testing {
 // test (ADD_FAILURE with the path it looked at) and returns an empty path when it is missing.
 std::filesystem::path SharedDir();
 
+// The project's source tree.
+std::filesystem::path SourceDir();
+
 // The model committed with the project (stories260K in HF layout) and the bundled text slice.
 std::filesystem::path BundledModelDir();
 std::filesystem::path BundledTextFile();
