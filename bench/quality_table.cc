@@ -47,6 +47,10 @@ ConversionOptions Deepseek(int64_t rope, int64_t m, int64_t rank, bool calibrate
   o.deepseek.kv_lora_rank = rank;
   o.deepseek.rotation = rotation;
   o.deepseek.balance = balance;
+  if (balance == BalanceKind::kTransMla) {  // TransMLA as published: fixed BKV ratio, no refit
+    o.deepseek.alpha_candidates.clear();
+    o.deepseek.refit_values = false;
+  }
   if (calibrated) {
     o.calibration.text = text;
     o.calibration.first_document = 0;  // calibration: stories 0..199; evaluation: 200..399

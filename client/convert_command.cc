@@ -36,6 +36,7 @@ absl::Status ReadDeepseekFlags(const Flags& flags, ConversionOptions* o) {
     ASSIGN_OR_RETURN(o->deepseek.alpha, flags.Double("alpha", 1.0));
     o->deepseek.alpha_candidates.clear();
   }
+  o->deepseek.refit_values = !flags.Bool("no-value-refit");
   const std::string calibration = flags.Get("calibration").value_or("none");
   if (calibration != "none") o->calibration.text = calibration;
   ASSIGN_OR_RETURN(o->calibration.samples, flags.Int("calibration-samples", o->calibration.samples));
@@ -137,13 +138,13 @@ Command ConvertCommand() {
           "convert a llama/mistral/qwen2 folder to a stock DeepSeek-V3 (MLA) folder",
           "transmla convert --model DIR --out DIR [--mode exact|deepseek] [--kv-lora-rank N] [--qk-rope-head-dim N] "
           "[--rope-pairs M] [--collapse C] [--rotation hermitian|real|query-weighted] [--balance "
-          "query-whitened|transmla] [--alpha A] [--calibration FILE|none] [--calibration-samples N] "
+          "query-whitened|transmla] [--alpha A] [--no-value-refit] [--calibration FILE|none] [--calibration-samples N] "
           "[--calibration-length N] [--calibration-documents N] [--dtype f32|bf16|f16] [--eval-text FILE "
           "[--eval-skip N] [--eval-limit N] [--eval-max-len N]] [--force] [--json]",
           {"model", "out", "mode", "kv-lora-rank", "qk-rope-head-dim", "rope-pairs", "collapse", "rotation", "balance",
            "alpha", "calibration", "calibration-samples", "calibration-length", "calibration-documents", "dtype",
            "eval-text", "eval-skip", "eval-limit", "eval-max-len"},
-          {"force", "json"},
+          {"force", "json", "no-value-refit"},
           RunConvert};
 }
 

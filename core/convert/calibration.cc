@@ -60,9 +60,14 @@ absl::StatusOr<std::unique_ptr<LayerwiseCalibration>> LayerwiseCalibration::Star
   return c;
 }
 
-InputMoment LayerwiseCalibration::Moment(const VecD& input_norm_weight, double eps) const {
+cpu::Mat LayerwiseCalibration::NormedInput(const VecD& input_norm_weight, double eps) const {
   cpu::Mat normed;
   cpu::RmsNorm(hidden_, input_norm_weight.cast<float>(), static_cast<float>(eps), &normed);
+  return normed;
+}
+
+InputMoment LayerwiseCalibration::Moment(const VecD& input_norm_weight, double eps) const {
+  const cpu::Mat normed = NormedInput(input_norm_weight, eps);
   const int64_t d = normed.cols();
   InputMoment m;
   m.tokens = normed.rows();

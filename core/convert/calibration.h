@@ -51,6 +51,11 @@ class LayerwiseCalibration {
 
   int64_t tokens() const { return hidden_.rows(); }
 
+  // The next layer's attention input, RMSNorm(hidden) * weight ([tokens x hidden]), and where each
+  // calibration sequence's rows are in it.
+  cpu::Mat NormedInput(const VecD& input_norm_weight, double eps) const;
+  const std::vector<cpu::SequenceSlice>& slices() const { return slices_; }
+
  private:
   LayerwiseCalibration() = default;
 

@@ -14,6 +14,7 @@
 #include "core/convert/output_dir.h"
 #include "core/convert/source_model.h"
 #include "core/convert/stock_norms.h"
+#include "core/convert/value_refit.h"
 #include "core/engine/cpu/decoder_layer.h"
 #include "core/io/safetensors.h"
 #include "core/io/tensor_store.h"
@@ -158,6 +159,8 @@ class Conversion {
       ASSIGN_OR_RETURN(std::unique_ptr<cpu::DecoderLayer> original, cpu::DecoderLayer::Load(config_, store_, i, true));
       reference = std::make_unique<cpu::Mat>(calibration->Run(*original));
     }
+    const bool refit = calibration != nullptr && options_.mode == Mode::kDeepseek && options_.deepseek.refit_values;
+    const cpu::Mat normed = refit ? calibration->NormedInput(input_norm, config_.rms_norm_eps) : cpu::Mat();
     nlohmann::json report, errors = nlohmann::json::object();
     MlaLayer best;
     std::unique_ptr<cpu::DecoderLayer> best_layer;
@@ -165,6 +168,11 @@ class Conversion {
     for (double balance : candidates) {
       nlohmann::json candidate_report = {{"layer", i}};
       ASSIGN_OR_RETURN(MlaLayer mla, converter_->Convert(i, gqa, moment, balance, &candidate_report));
+      if (refit) {
+        const RefitResult r = RefitValueUpProjection(config_, gqa, layout_.shape, converter_->rope_frequencies(),
+                                                     normed, calibration->slices(), &mla);
+        candidate_report["value_refit_output_error"] = {{"before", r.error_before}, {"after", r.error_after}};
+      }
       FoldNorms(input_norm, &mla, &candidate_report);
       std::unique_ptr<cpu::DecoderLayer> layer;
       double error = 0;

@@ -25,6 +25,9 @@ struct DeepseekModeOptions {
   // With calibration text, each layer keeps the multiplier of these whose block output is closest
   // to the original block's on the calibration tokens. Empty: always `alpha`.
   std::vector<double> alpha_candidates = {0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0};
+  // With calibration text, refit each head's value up-projection so its attention output under
+  // the converted attention pattern matches the original's (see value_refit.h).
+  bool refit_values = true;
 };
 
 // Fills in defaults for the source's shape and checks ranges, naming the option on error.

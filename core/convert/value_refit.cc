@@ -1,0 +1,115 @@
+#include "core/convert/value_refit.h"
+
+#include <cmath>
+
+#include "Eigen/Cholesky"
+#include "core/engine/rope.h"
+
+namespace transmla::convert {
+namespace {
+
+using cpu::Mat;
+using Frequencies = std::vector<float>;
+
+// Applies RoPE to every row of `x` (row t at position t): `heads` blocks, `stride` columns apart
+// starting at `offset`, each rotating 2 * freq.size() columns, rotate-half or interleaved.
+void RopeRows(Mat* x, int64_t offset, int64_t heads, int64_t stride, const Frequencies& freq, cpu::RopeLayout layout) {
+  const int64_t dim = 2 * static_cast<int64_t>(freq.size());
+  std::vector<float> cos(freq.size()), sin(freq.size());
+  for (int64_t t = 0; t < x->rows(); ++t) {
+    cpu::RopeAngles(t, freq, 1.0f, cos.data(), sin.data());
+    for (int64_t h = 0; h < heads; ++h) {
+      cpu::ApplyRope(x->row(t).data() + offset + h * stride, 1, dim, cos.data(), sin.data(), layout);
+    }
+  }
+}
+
+// Causal softmax attention weights of queries `q` against keys `k` (both [n x dim]).
+Mat CausalWeights(const Mat& q, const Mat& k, float scale) {
+  Mat p = (q * k.transpose()) * scale;
+  for (int64_t i = 0; i < p.rows(); ++i) {
+    for (int64_t j = i + 1; j < p.cols(); ++j) p(i, j) = -INFINITY;
+    cpu::SoftmaxInPlace(p.row(i).data(), p.cols());
+  }
+  return p;
+}
+
+Mat Project(const Mat& x, const MatD& w, const std::optional<VecD>& bias) {
+  Mat y = x * w.cast<float>().transpose();
+  if (bias) y.rowwise() += bias->cast<float>().transpose();
+  return y;
+}
+
+}  // namespace
+
+RefitResult RefitValueUpProjection(const ModelConfig& source, const GqaLayer& original, const MlaShape& shape,
+                                   const std::vector<double>& rope_frequencies, const cpu::Mat& normed_input,
+                                   const std::vector<cpu::SequenceSlice>& sequences, MlaLayer* mla) {
+  const int64_t n_h = source.num_attention_heads, d_h = source.head_dim, group = n_h / source.num_key_value_heads;
+  const int64_t rank = shape.kv_lora_rank, nope = shape.qk_nope_head_dim, rope = shape.qk_rope_head_dim;
+  const int64_t v_dim = shape.v_head_dim, qk = nope + rope;
+  const Frequencies original_freq = RopeInverseFrequencies(source, d_h);
+  const Frequencies converted_freq(rope_frequencies.begin(), rope_frequencies.end());
+  const MatD latent_rows = mla->kv_a.topRows(rank);
+  const MatD rope_rows = mla->kv_a.bottomRows(rope);
+  std::optional<VecD> latent_bias, rope_bias;
+  if (mla->kv_a_bias) {
+    latent_bias = mla->kv_a_bias->head(rank);
+    rope_bias = mla->kv_a_bias->tail(rope);
+  }
+  const Mat kv_b = mla->kv_b.cast<float>();
+
+  std::vector<Eigen::MatrixXd> gram(n_h, Eigen::MatrixXd::Zero(rank, rank));
+  std::vector<Eigen::MatrixXd> cross(n_h, Eigen::MatrixXd::Zero(v_dim, rank));
+  std::vector<double> target_energy(n_h, 0.0);
+  for (const cpu::SequenceSlice& s : sequences) {
+    const Mat x = normed_input.middleRows(s.row_begin, s.count);
+    Mat q_orig = Project(x, original.wq, original.bq), k_orig = Project(x, original.wk, original.bk);
+    const Mat v_orig = Project(x, original.wv, original.bv);
+    RopeRows(&q_orig, 0, n_h, d_h, original_freq, cpu::RopeLayout::kRotateHalf);
+    RopeRows(&k_orig, 0, source.num_key_value_heads, d_h, original_freq, cpu::RopeLayout::kRotateHalf);
+    Mat q_conv = Project(x, mla->q_proj, mla->q_bias);
+    Mat k_rope = Project(x, rope_rows, rope_bias);
+    const Mat c = Project(x, latent_rows, latent_bias);
+    RopeRows(&q_conv, nope, n_h, qk, converted_freq, cpu::RopeLayout::kInterleaved);
+    RopeRows(&k_rope, 0, 1, rope, converted_freq, cpu::RopeLayout::kInterleaved);  // stride unused: one block
+    for (int64_t h = 0; h < n_h; ++h) {
+      const int64_t g = h / group;
+      const Mat p_orig = CausalWeights(q_orig.middleCols(h * d_h, d_h), k_orig.middleCols(g * d_h, d_h),
+                                       1.0f / std::sqrt(static_cast<float>(d_h)));
+      const Mat o = p_orig * v_orig.middleCols(g * d_h, d_h);
+      const Mat k_nope = c * kv_b.middleRows(h * (nope + v_dim), nope).transpose();
+      Mat q_full(x.rows(), nope + rope), k_full(x.rows(), nope + rope);
+      q_full << q_conv.middleCols(h * qk, nope), q_conv.middleCols(h * qk + nope, rope);
+      k_full << k_nope, k_rope;
+      const Mat p_conv = CausalWeights(q_full, k_full, 1.0f / std::sqrt(static_cast<float>(qk)));
+      const Mat m = p_conv * c;
+      gram[h] += (m.transpose() * m).cast<double>();
+      cross[h] += (o.transpose() * m).cast<double>();
+      target_energy[h] += o.squaredNorm();
+    }
+  }
+  RefitResult result;
+  double total = 0;
+  for (int64_t h = 0; h < n_h; ++h) {
+    const int64_t row = h * (nope + v_dim) + nope;
+    const Eigen::MatrixXd w_old = mla->kv_b.middleRows(row, v_dim);
+    // |W m - o|^2 summed = tr(W G W^T) - 2 tr(W C^T) + |o|^2.
+    auto error = [&](const Eigen::MatrixXd& w) {
+      return (w * gram[h] * w.transpose()).trace() - 2.0 * (w * cross[h].transpose()).trace() + target_energy[h];
+    };
+    const double ridge = 1e-8 * gram[h].trace() / static_cast<double>(rank) + 1e-30;
+    const Eigen::MatrixXd w_new =
+        (gram[h] + ridge * Eigen::MatrixXd::Identity(rank, rank)).ldlt().solve(cross[h].transpose()).transpose();
+    const double before = error(w_old), after = error(w_new);
+    result.error_before += before;
+    result.error_after += std::min(before, after);
+    total += target_energy[h];
+    if (after < before) mla->kv_b.middleRows(row, v_dim) = w_new;
+  }
+  result.error_before /= std::max(total, 1e-300);
+  result.error_after /= std::max(total, 1e-300);
+  return result;
+}
+
+}  // namespace transmla::convert

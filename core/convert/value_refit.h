@@ -1,0 +1,31 @@
+#ifndef TRANSMLA_CORE_CONVERT_VALUE_REFIT_H_
+#define TRANSMLA_CORE_CONVERT_VALUE_REFIT_H_
+
+#include <vector>
+
+#include "core/convert/mla_layer.h"
+#include "core/engine/cpu/attention.h"
+#include "core/engine/cpu/ops.h"
+#include "core/io/hf_config.h"
+
+namespace transmla::convert {
+
+// Refits each head's value up-projection (its value rows of kv_b) by least squares, so that the
+// converted block's per-head attention output, under the converted attention pattern, matches the
+// original block's on calibration tokens: W_UV_h = argmin sum_t |W m_t - o_t|^2 with m_t the
+// head's attention-weighted latent and o_t the original head output. This compensates, per head,
+// for both the value compression and the change in attention weights that key compression and
+// partial RoPE cause. `mla` must not yet have its norms folded (the latent is plain A x).
+// `rope_frequencies` are the converted k_pe pairs' frequencies. Returns the relative output error
+// before and after.
+struct RefitResult {
+  double error_before = 0;
+  double error_after = 0;
+};
+RefitResult RefitValueUpProjection(const ModelConfig& source, const GqaLayer& original, const MlaShape& shape,
+                                   const std::vector<double>& rope_frequencies, const cpu::Mat& normed_input,
+                                   const std::vector<cpu::SequenceSlice>& sequences, MlaLayer* mla);
+
+}  // namespace transmla::convert
+
+#endif  // TRANSMLA_CORE_CONVERT_VALUE_REFIT_H_
