@@ -18,6 +18,7 @@
 #include "core/engine/cpu/decoder_layer.h"
 #include "core/io/safetensors.h"
 #include "core/io/tensor_store.h"
+#include "core/util/mapped_file.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -202,7 +203,18 @@ class Conversion {
     RETURN_IF_ERROR(Copy(p + "mlp.down_proj.weight", p + "mlp.down_proj.weight", residual_scale_));
     for (const NamedTensor& t : AttentionTensors(best, i, layout_, residual_scale_)) RETURN_IF_ERROR(Write(t.name, t.values));
     if (calibration != nullptr) calibration->Advance(*best_layer);
+    DropSourcePages(p);
     return report;
+  }
+
+  // Gives back the resident pages of every source tensor whose name starts with `prefix`.
+  void DropSourcePages(const std::string& prefix) const {
+    for (const std::string& name : store_.Names()) {
+      if (name.rfind(prefix, 0) == 0) {
+        const TensorView* v = store_.Find(name);
+        DropResidentPages(v->data, v->nbytes);
+      }
+    }
   }
 
   int64_t bytes() const { return bytes_; }
@@ -295,6 +307,7 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
   nlohmann::json layers = nlohmann::json::array();
   const int64_t n_layers = config.num_hidden_layers;
   RETURN_IF_ERROR(run.Copy("model.embed_tokens.weight", "model.embed_tokens.weight", residual_scale));
+  run.DropSourcePages("model.embed_tokens.");
   for (int64_t i = 0; i < n_layers; ++i) {
     if (cancelled && cancelled()) return absl::CancelledError("conversion cancelled");
     ASSIGN_OR_RETURN(nlohmann::json layer_report, run.ConvertLayer(i, calibration.get()));

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/engine/model_loader.h"
+#include "core/eval/perplexity.h"
 #include "core/io/hf_config.h"
 #include "core/io/tensor_store.h"
 #include "gtest/gtest.h"
@@ -106,6 +107,71 @@ TEST(ExactConversionTest, RejectsUnsupportedArchitectureAndMissingTensors) {
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
   EXPECT_NE(missing.message().find("model.layers.5."), std::string::npos) << missing;
   EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+}  // namespace
+}  // namespace transmla::convert
+
+namespace transmla::convert {
+namespace {
+
+TEST(DeepseekConversionTest, AllPairsRopeAtFullRankIsExact) {
+  // m = n_kv keeps RoPE on every key dim (longrope, repeated frequencies) and the full rank keeps V:
+  // the deepseek pipeline must then reproduce the original function.
+  const std::filesystem::path out = MakeTempDir("ds_full") / "mla";
+  ConversionOptions options;
+  options.deepseek.pairs_per_frequency = 4;
+  options.deepseek.qk_rope_head_dim = 32;
+  options.deepseek.kv_lora_rank = 32;
+  absl::StatusOr<nlohmann::json> report = ConvertModel(BundledModelDir(), out, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ((*report)["rope"]["encoding"], "longrope");
+  absl::StatusOr<LoadedModel> original = LoadModel(BundledModelDir());
+  absl::StatusOr<LoadedModel> converted = LoadModel(out);
+  ASSERT_TRUE(converted.ok()) << converted.status();
+  EXPECT_LT(MaxAbsDiff(Logits(*converted->engine, kStory), Logits(*original->engine, kStory)), 1e-4f);
+}
+
+TEST(DeepseekConversionTest, CalibratedKv24BeatsThePrototypeOnHeldOutStories) {
+  // SPEC §4: the prototype reaches perplexity 6.08 at 24 KV values/token/layer on stories 200-399
+  // (calibration on stories 0-199); the default conversion must do at least as well.
+  const std::filesystem::path out = MakeTempDir("ds_kv24") / "mla";
+  ConversionOptions options;
+  options.deepseek.qk_rope_head_dim = 6;
+  options.deepseek.kv_lora_rank = 18;
+  options.calibration.text = transmla::testing::BundledTextFile();
+  options.calibration.documents = 200;
+  absl::StatusOr<nlohmann::json> report = ConvertModel(BundledModelDir(), out, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ((*report)["kv_values_per_token_per_layer"]["after"], 24);
+  EXPECT_EQ((*report)["rope"]["encoding"], "default");  // plain RoPE: runs in every stock engine
+  absl::StatusOr<LoadedModel> converted = LoadModel(out);
+  ASSERT_TRUE(converted.ok());
+  std::ifstream in(transmla::testing::BundledTextFile());
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  PerplexityOptions eval;
+  eval.skip = 200;
+  eval.limit = 200;
+  absl::StatusOr<PerplexityResult> ppl = ComputePerplexity(*converted->engine, *converted->tokenizer, text, eval);
+  ASSERT_TRUE(ppl.ok());
+  EXPECT_LT(ppl->ppl, 6.08);
+}
+
+TEST(DeepseekConversionTest, RejectsOutOfRangeShapes) {
+  const std::filesystem::path dir = MakeTempDir("ds_bad");
+  ConversionOptions options;
+  options.deepseek.kv_lora_rank = 100;
+  EXPECT_NE(ConvertModel(BundledModelDir(), dir / "a", options).status().message().find("kv_lora_rank"),
+            std::string::npos);
+  options = {};
+  options.deepseek.qk_rope_head_dim = 7;
+  EXPECT_NE(ConvertModel(BundledModelDir(), dir / "b", options).status().message().find("qk_rope_head_dim"),
+            std::string::npos);
+  options = {};
+  options.deepseek.pairs_per_frequency = 5;
+  EXPECT_NE(ConvertModel(BundledModelDir(), dir / "c", options).status().message().find("pairs per frequency"),
+            std::string::npos);
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
 }
 
 }  // namespace

@@ -38,6 +38,14 @@ absl::StatusOr<MappedFile> MappedFile::Open(const std::filesystem::path& path) {
   return MappedFile(path, static_cast<const uint8_t*>(addr), size);
 }
 
+void DropResidentPages(const void* data, size_t size) {
+  if (data == nullptr || size == 0) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + size + page - 1) & ~(page - 1);
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : path_(std::move(other.path_)), data_(other.data_), size_(other.size_) {
   other.data_ = nullptr;

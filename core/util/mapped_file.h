@@ -36,6 +36,11 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Drops the resident pages of [data, data + size) from this process's read-only file mappings
+// (the kernel re-reads them from the page cache if touched again). Streaming conversions call it on
+// tensors they are done with, so resident memory stays bounded by one layer, not the model.
+void DropResidentPages(const void* data, size_t size);
+
 }  // namespace transmla
 
 #endif  // TRANSMLA_CORE_UTIL_MAPPED_FILE_H_
