@@ -42,15 +42,22 @@ absl::StatusOr<ModelConfig> ReadLlamaConfig(const GgufFile& g) {
     ASSIGN_OR_RETURN(const int64_t eos, g.GetInt("tokenizer.ggml.eos_token_id"));
     c.eos_token_ids.push_back(eos);
   }
-  c.tie_word_embeddings = !g.Tensor("output.weight").ok();
+  c.tie_word_embeddings = !g.HasTensor("output.weight");
   if (c.num_attention_heads % c.num_key_value_heads != 0 || c.head_dim % 2 != 0) {
     return absl::InvalidArgumentError("GGUF: head counts or head dimension are inconsistent");
   }
   return c;
 }
 
-// llama.cpp's converter permutes HF rows (h, s, i) -> (h, i, s) per head; this undoes it.
-std::vector<uint8_t> UnpermuteRows(const TensorView& view, int64_t heads) {
+// llama.cpp's converter (convert_hf_to_gguf.py, LlamaModel.permute) reorders each head's rows
+// from HF's rotate-half layout (first half of the rotary pairs, then the second half) to
+// interleaved pairs: GGUF = W.reshape(heads, 2, head_dim / 2, cols).swapaxes(1, 2). So HF row
+// (h, s, i) is GGUF row (h, i, s); this copies the rows back.
+absl::StatusOr<std::vector<uint8_t>> UnpermuteRows(const TensorView& view, int64_t heads) {
+  if (view.shape.size() != 2 || heads <= 0 || view.shape[0] % heads != 0 || (view.shape[0] / heads) % 2 != 0) {
+    return absl::InvalidArgumentError(fmt::format("GGUF tensor {} with {} rows cannot be split into {} heads of even size",
+                                                  view.name, view.shape.empty() ? 0 : view.shape[0], heads));
+  }
   const int64_t rows = view.shape[0];
   const size_t row_bytes = view.nbytes / static_cast<size_t>(rows);
   const int64_t head_dim = rows / heads;
@@ -73,10 +80,11 @@ absl::StatusOr<TensorStore> MapTensors(const GgufFile& g, const ModelConfig& c) 
   store.KeepAlive(g.mapping());
   auto add = [&](const std::string& gguf, const std::string& hf, int64_t unpermute_heads) -> absl::Status {
     ASSIGN_OR_RETURN(TensorView view, g.Tensor(gguf));
-    view.name = hf;
     if (unpermute_heads > 0) {
-      store.AddOwned(hf, view.dtype, view.shape, UnpermuteRows(view, unpermute_heads));
+      ASSIGN_OR_RETURN(std::vector<uint8_t> rows, UnpermuteRows(view, unpermute_heads));
+      store.AddOwned(hf, view.dtype, view.shape, std::move(rows));
     } else {
+      view.name = hf;
       store.AddView(view);
     }
     return absl::OkStatus();
