@@ -10,10 +10,7 @@
 namespace transmla {
 namespace {
 
-constexpr int64_t kTokenTypeControl = 3;
-constexpr int64_t kTokenTypeUserDefined = 4;
-
-absl::StatusOr<ModelConfig> ReadLlamaConfig(const GgufFile& g) {
+absl::StatusOr<ModelConfig> ReadLlamaConfig(const GgufFile& g, const GgufVocab& vocab) {
   ModelConfig c;
   c.model_type = "llama";
   ASSIGN_OR_RETURN(c.hidden_size, g.GetInt("llama.embedding_length"));
@@ -33,18 +30,25 @@ absl::StatusOr<ModelConfig> ReadLlamaConfig(const GgufFile& g) {
     ASSIGN_OR_RETURN(c.rope_theta, g.GetFloat("llama.rope.freq_base"));
   }
   ASSIGN_OR_RETURN(c.max_position_embeddings, g.GetInt("llama.context_length"));
-  ASSIGN_OR_RETURN(const std::vector<std::string> tokens, g.GetStringArray("tokenizer.ggml.tokens"));
-  c.vocab_size = static_cast<int64_t>(tokens.size());
-  if (g.Has("tokenizer.ggml.bos_token_id")) {
-    ASSIGN_OR_RETURN(c.bos_token_id, g.GetInt("tokenizer.ggml.bos_token_id"));
-  }
-  if (g.Has("tokenizer.ggml.eos_token_id")) {
-    ASSIGN_OR_RETURN(const int64_t eos, g.GetInt("tokenizer.ggml.eos_token_id"));
-    c.eos_token_ids.push_back(eos);
-  }
+  c.vocab_size = static_cast<int64_t>(vocab.tokens.size());
+  c.bos_token_id = vocab.bos_id;
+  if (vocab.eos_id >= 0) c.eos_token_ids.push_back(vocab.eos_id);
   c.tie_word_embeddings = !g.HasTensor("output.weight");
+  for (const auto& [key, value] : {std::pair{"llama.embedding_length", c.hidden_size},
+                                   std::pair{"llama.feed_forward_length", c.intermediate_size},
+                                   std::pair{"llama.block_count", c.num_hidden_layers},
+                                   std::pair{"llama.attention.head_count", c.num_attention_heads},
+                                   std::pair{"llama.attention.head_count_kv", c.num_key_value_heads},
+                                   std::pair{"llama.rope.dimension_count", c.head_dim},
+                                   std::pair{"llama.context_length", c.max_position_embeddings}}) {
+    if (value <= 0) {
+      return absl::InvalidArgumentError(fmt::format("{}: {} is {}, must be positive", g.path().string(), key, value));
+    }
+  }
   if (c.num_attention_heads % c.num_key_value_heads != 0 || c.head_dim % 2 != 0) {
-    return absl::InvalidArgumentError("GGUF: head counts or head dimension are inconsistent");
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: {} heads cannot share {} KV heads, or head dimension {} is odd", g.path().string(),
+        c.num_attention_heads, c.num_key_value_heads, c.head_dim));
   }
   return c;
 }
@@ -110,33 +114,25 @@ absl::StatusOr<TensorStore> MapTensors(const GgufFile& g, const ModelConfig& c) 
   return store;
 }
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> MakeTokenizer(const GgufFile& g) {
-  ASSIGN_OR_RETURN(const std::string model, g.GetString("tokenizer.ggml.model"));
-  if (model != "llama") {
-    return absl::InvalidArgumentError(fmt::format("GGUF vocabulary type \"{}\" is not supported (llama)", model));
+absl::StatusOr<std::unique_ptr<Tokenizer>> MakeTokenizer(const GgufVocab& gguf, const std::filesystem::path& path) {
+  if (gguf.model != "llama") {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: GGUF vocabulary type \"{}\" is not supported (llama)", path.string(), gguf.model));
+  }
+  if (gguf.scores.empty()) {
+    return absl::InvalidArgumentError(fmt::format("{}: a llama vocabulary needs tokenizer.ggml.scores", path.string()));
   }
   SentencePieceVocab vocab;
-  ASSIGN_OR_RETURN(vocab.pieces, g.GetStringArray("tokenizer.ggml.tokens"));
-  ASSIGN_OR_RETURN(const std::vector<double> scores, g.GetFloatArray("tokenizer.ggml.scores"));
-  if (g.Has("tokenizer.ggml.token_type")) {
-    ASSIGN_OR_RETURN(const std::vector<int64_t> types, g.GetIntArray("tokenizer.ggml.token_type"));
-    for (size_t i = 0; i < types.size(); ++i) {
-      if (types[i] == kTokenTypeControl) vocab.special_ids.push_back(static_cast<int32_t>(i));
-      if (types[i] == kTokenTypeUserDefined) vocab.user_defined_ids.push_back(static_cast<int32_t>(i));
-    }
+  vocab.pieces = gguf.tokens;
+  for (size_t i = 0; i < gguf.token_types.size(); ++i) {
+    if (gguf.token_types[i] == kGgufTokenControl) vocab.special_ids.push_back(static_cast<int32_t>(i));
+    if (gguf.token_types[i] == kGgufTokenUserDefined) vocab.user_defined_ids.push_back(static_cast<int32_t>(i));
   }
-  for (const auto& [key, field] : {std::pair{"tokenizer.ggml.bos_token_id", &vocab.bos_id},
-                                   std::pair{"tokenizer.ggml.eos_token_id", &vocab.eos_id},
-                                   std::pair{"tokenizer.ggml.unknown_token_id", &vocab.unk_id}}) {
-    if (g.Has(key)) {
-      ASSIGN_OR_RETURN(const int64_t id, g.GetInt(key));
-      *field = static_cast<int32_t>(id);
-    }
-  }
-  if (g.Has("tokenizer.ggml.add_space_prefix")) {
-    ASSIGN_OR_RETURN(vocab.add_space_prefix, g.GetBool("tokenizer.ggml.add_space_prefix"));
-  }
-  return MakeSentencePieceScoreTokenizer(std::move(vocab), std::vector<float>(scores.begin(), scores.end()));
+  if (gguf.bos_id >= 0) vocab.bos_id = gguf.bos_id;
+  if (gguf.eos_id >= 0) vocab.eos_id = gguf.eos_id;
+  if (gguf.unk_id >= 0) vocab.unk_id = gguf.unk_id;
+  vocab.add_space_prefix = gguf.add_space_prefix;
+  return MakeSentencePieceScoreTokenizer(std::move(vocab), gguf.scores);
 }
 
 }  // namespace
@@ -148,9 +144,10 @@ absl::StatusOr<GgufModel> LoadGgufModel(const std::filesystem::path& path) {
     return absl::InvalidArgumentError(fmt::format("{}: GGUF architecture \"{}\" is not supported (llama)", path.string(), arch));
   }
   GgufModel model;
-  ASSIGN_OR_RETURN(model.config, ReadLlamaConfig(g));
+  ASSIGN_OR_RETURN(model.vocab, ReadGgufVocab(g));
+  ASSIGN_OR_RETURN(model.config, ReadLlamaConfig(g, model.vocab));
   ASSIGN_OR_RETURN(model.tensors, MapTensors(g, model.config));
-  ASSIGN_OR_RETURN(model.tokenizer, MakeTokenizer(g));
+  ASSIGN_OR_RETURN(model.tokenizer, MakeTokenizer(model.vocab, path));
   return model;
 }
 

@@ -49,6 +49,9 @@ TEST(GgufModelTest, ConfigMatchesTheHfConfig) {
   EXPECT_EQ(c.bos_token_id, hf->bos_token_id);
   EXPECT_EQ(c.eos_token_ids, hf->eos_token_ids);
   EXPECT_FALSE(c.tie_word_embeddings);  // the converter wrote output.weight separately
+  EXPECT_EQ(gguf->vocab.tokens.size(), 512u);
+  EXPECT_EQ(gguf->vocab.tokens[259], "▁t");
+  EXPECT_EQ(gguf->vocab.bos_id, 1);
   ASSERT_NE(gguf->tokenizer, nullptr);
 }
 
