@@ -63,6 +63,19 @@ GgmlTypeTraits TraitsOf(uint32_t type) {
   }
 }
 
+// The fewest bytes a metadata value of `type` takes (unknown types: 1, refused when read).
+uint64_t MinEncodedSize(uint32_t type) {
+  switch (static_cast<GgufType>(type)) {
+    case GgufType::kUint8: case GgufType::kInt8: case GgufType::kBool: return 1;
+    case GgufType::kUint16: case GgufType::kInt16: return 2;
+    case GgufType::kUint32: case GgufType::kInt32: case GgufType::kFloat32: return 4;
+    case GgufType::kUint64: case GgufType::kInt64: case GgufType::kFloat64: return 8;
+    case GgufType::kString: return 8;                // the length
+    case GgufType::kArray: return 12;                // element type and count
+  }
+  return 1;
+}
+
 // Bounds-checked little-endian reader over the mapped bytes; every error names the file.
 class Reader {
  public:
@@ -124,8 +137,9 @@ class Reader {
         if (depth >= kMaxArrayDepth) return Error(fmt::format("metadata {}: arrays nested too deeply", key));
         ASSIGN_OR_RETURN(const uint32_t element_type, Read<uint32_t>(key));
         ASSIGN_OR_RETURN(const uint64_t count, Read<uint64_t>(key));
-        // Every element takes at least one byte, so a count beyond the remaining bytes is corrupt.
-        if (count > size_ - pos_) {
+        // A count whose smallest encoding does not fit in the remaining bytes is corrupt; checking
+        // it first keeps a corrupt count from allocating memory the file could never fill.
+        if (count > (size_ - pos_) / MinEncodedSize(element_type)) {
           return Error(fmt::format("metadata {}: array length {} beyond the end of the file", key, count));
         }
         v.element_type = static_cast<GgufType>(element_type);
