@@ -22,6 +22,7 @@ absl::Status ReadDeepseekFlags(const Flags& flags, ConversionOptions* o) {
   ASSIGN_OR_RETURN(o->deepseek.kv_lora_rank, flags.Int("kv-lora-rank", 0));
   ASSIGN_OR_RETURN(o->deepseek.qk_rope_head_dim, flags.Int("qk-rope-head-dim", 0));
   ASSIGN_OR_RETURN(o->deepseek.pairs_per_frequency, flags.Int("rope-pairs", 1));
+  ASSIGN_OR_RETURN(o->deepseek.q_lora_rank, flags.Int("q-lora-rank", 0));
   ASSIGN_OR_RETURN(o->deepseek.collapse, flags.Int("collapse", 1));
   const std::string rotation = flags.Get("rotation").value_or("hermitian");
   if (rotation == "hermitian") o->deepseek.rotation = convert::RotationKind::kHermitian;
@@ -137,11 +138,12 @@ Command ConvertCommand() {
   return {"convert",
           "convert a llama/mistral/qwen2 folder to a stock DeepSeek-V3 (MLA) folder",
           "transmla convert --model DIR --out DIR [--mode exact|deepseek] [--kv-lora-rank N] [--qk-rope-head-dim N] "
+          "[--q-lora-rank N] "
           "[--rope-pairs M] [--collapse C] [--rotation hermitian|real|query-weighted] [--balance "
           "query-whitened|transmla] [--alpha A] [--no-value-refit] [--calibration FILE|none] [--calibration-samples N] "
           "[--calibration-length N] [--calibration-documents N] [--dtype f32|bf16|f16] [--eval-text FILE "
           "[--eval-skip N] [--eval-limit N] [--eval-max-len N]] [--force] [--json]",
-          {"model", "out", "mode", "kv-lora-rank", "qk-rope-head-dim", "rope-pairs", "collapse", "rotation", "balance",
+          {"model", "out", "mode", "kv-lora-rank", "qk-rope-head-dim", "q-lora-rank", "rope-pairs", "collapse", "rotation", "balance",
            "alpha", "calibration", "calibration-samples", "calibration-length", "calibration-documents", "dtype",
            "eval-text", "eval-skip", "eval-limit", "eval-max-len"},
           {"force", "json", "no-value-refit"},

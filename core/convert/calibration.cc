@@ -103,6 +103,7 @@ InputMoment PriorMoment(const VecD& input_norm_weight) {
   m.moment = MatD::Zero(d + 1, d + 1);
   m.moment.topLeftCorner(d, d).diagonal() = input_norm_weight.cwiseAbs2();
   m.moment(d, d) = 1.0;
+  m.diagonal = true;
   return m;
 }
 

@@ -12,6 +12,7 @@
 #include "core/convert/layer_converter.h"
 #include "core/convert/mla_tensors.h"
 #include "core/convert/output_dir.h"
+#include "core/convert/query_lora.h"
 #include "core/convert/source_model.h"
 #include "core/convert/stock_norms.h"
 #include "core/convert/value_refit.h"
@@ -59,7 +60,8 @@ absl::StatusOr<std::unique_ptr<LayerConverter>> MakeLayerConverter(const ModelCo
                                                                     const ConversionOptions& options) {
   if (options.mode == Mode::kExact) {
     const DeepseekModeOptions& d = options.deepseek;
-    if (d.kv_lora_rank != 0 || d.qk_rope_head_dim != 0 || d.pairs_per_frequency != 1 || d.collapse != 1) {
+    if (d.kv_lora_rank != 0 || d.qk_rope_head_dim != 0 || d.q_lora_rank != 0 || d.pairs_per_frequency != 1 ||
+        d.collapse != 1) {
       return absl::InvalidArgumentError(
           "kv_lora_rank, qk_rope_head_dim, rope pairs and collapse do not apply to mode exact (its shape is fixed)");
     }
@@ -174,6 +176,9 @@ class Conversion {
                                                      normed, calibration->slices(), &mla);
         candidate_report["value_refit_output_error"] = {{"before", r.error_before}, {"after", r.error_after}};
       }
+      if (options_.mode == Mode::kDeepseek && options_.deepseek.q_lora_rank > 0) {
+        candidate_report["query_energy_kept"] = CompressQueries(moment, options_.deepseek.q_lora_rank, &mla);
+      }
       FoldNorms(input_norm, &mla, &candidate_report);
       std::unique_ptr<cpu::DecoderLayer> layer;
       double error = 0;
@@ -221,12 +226,22 @@ class Conversion {
 
  private:
   void FoldNorms(const VecD& input_norm, MlaLayer* mla, nlohmann::json* report) const {
-    const double bound = LatentMeanSquareBound(mla->kv_a.topRows(layout_.shape.kv_lora_rank), input_norm);
+    const int64_t rank = layout_.shape.kv_lora_rank;
+    std::optional<VecD> latent_bias;
+    if (mla->kv_a_bias) latent_bias = mla->kv_a_bias->head(rank);
+    const double bound = LatentMeanSquareBound(mla->kv_a.topRows(rank), latent_bias, input_norm);
     const double t = ChooseLatentScale(bound, kStockNormEps, options_.max_norm_deviation);
-    FoldLatentNorm(t, kStockNormEps, mla);
-    if (layout_.shape.q_lora_rank > 0) FoldQueryBias(input_norm, kStockNormEps, options_.max_norm_deviation, mla);
+    FoldRmsNorm(t, kStockNormEps, mla->kv_a.topRows(rank), &mla->kv_a_bias, &mla->kv_a_norm);
     (*report)["latent_norm_scale"] = t;
     (*report)["latent_norm_max_relative_deviation"] = LatentNormDeviation(bound, kStockNormEps, t);
+    if (mla->q_a.size() > 0) {  // a q_lora from query PCA: the same fold on q_a_layernorm
+      const double q_bound = LatentMeanSquareBound(mla->q_a, mla->q_a_bias, input_norm);
+      const double q_t = ChooseLatentScale(q_bound, kStockNormEps, options_.max_norm_deviation);
+      FoldRmsNorm(q_t, kStockNormEps, mla->q_a, &mla->q_a_bias, &mla->q_a_norm);
+      (*report)["query_norm_max_relative_deviation"] = LatentNormDeviation(q_bound, kStockNormEps, q_t);
+    } else if (layout_.shape.q_lora_rank > 0) {  // query biases only
+      FoldQueryBias(input_norm, kStockNormEps, options_.max_norm_deviation, mla);
+    }
   }
 
   // The converted block as our engine runs it, in the source's residual scale (calibration).
@@ -294,7 +309,7 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
   OutputLayout layout;
   layout.shape = converter->shape();
   // Stock DeepSeek's q_proj has no bias: query biases travel through a q_lora path (FoldQueryBias).
-  if (config.attention_bias) layout.shape.q_lora_rank = config.hidden_size + 1;
+  if (config.attention_bias && layout.shape.q_lora_rank == 0) layout.shape.q_lora_rank = config.hidden_size + 1;
   layout.attention_bias = config.attention_bias;
   layout.tie_word_embeddings = config.tie_word_embeddings && !rescaled;
   const std::vector<TensorSpec> specs = PlanOutputTensors(config, layout, dtype);

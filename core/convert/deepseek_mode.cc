@@ -25,8 +25,8 @@ class DeepseekConverter : public LayerConverter {
   }
 
   MlaShape shape() const override {
-    return {source_.num_attention_heads, 0, options_.kv_lora_rank, source_.head_dim, options_.qk_rope_head_dim,
-            source_.head_dim};
+    return {source_.num_attention_heads, options_.q_lora_rank, options_.kv_lora_rank, source_.head_dim,
+            options_.qk_rope_head_dim, source_.head_dim};
   }
 
   std::vector<double> rope_frequencies() const override {
@@ -54,7 +54,6 @@ absl::StatusOr<MlaLayer> DeepseekConverter::Convert(int64_t, const GqaLayer& lay
   const int64_t n_h = source_.num_attention_heads, n_kv = source_.num_key_value_heads, d_h = source_.head_dim;
   const int64_t d = source_.hidden_size, latent = n_kv * d_h, group = n_h / n_kv;
   const int64_t rope = options_.qk_rope_head_dim, rank = options_.kv_lora_rank;
-  const MatD& cx = input.moment;
   const MatD wk = Augment(layer.wk, layer.bk);
   const MatD wv = Augment(layer.wv, layer.bv);
   const MatD wq = Augment(layer.wq, layer.bq);
@@ -63,11 +62,11 @@ absl::StatusOr<MlaLayer> DeepseekConverter::Convert(int64_t, const GqaLayer& lay
   if (options_.rotation == RotationKind::kHermitianQueryWeighted) {
     for (int64_t h = 0; h < n_h; ++h) {
       const auto wq_h = wq.middleRows(h * d_h, d_h);
-      const VecD e = (wq_h * cx * wq_h.transpose()).diagonal();
+      const VecD e = Sandwich(wq_h, input).diagonal();
       query_energy.row(h / group) += (e.head(d_h / 2) + e.tail(d_h / 2)).transpose();
     }
   }
-  const Rotation rot = ComputeRotation(wk * cx * wk.transpose(), n_kv, d_h, options_.rotation, query_energy);
+  const Rotation rot = ComputeRotation(Sandwich(wk, input), n_kv, d_h, options_.rotation, query_energy);
   const MatD keys = rot.key_map * wk;
 
   std::vector<bool> is_rope(static_cast<size_t>(latent), false);
@@ -90,7 +89,7 @@ absl::StatusOr<MlaLayer> DeepseekConverter::Convert(int64_t, const GqaLayer& lay
     MatD group_moment = MatD::Zero(d_h, d_h);
     for (int64_t h = g * group; h < (g + 1) * group; ++h) {
       const auto wq_h = wq.middleRows(h * d_h, d_h);
-      group_moment += wq_h * cx * wq_h.transpose();
+      group_moment += Sandwich(wq_h, input);
     }
     query_moment += m * group_moment * m.transpose();
   }
@@ -177,6 +176,11 @@ absl::StatusOr<DeepseekModeOptions> ResolveDeepseekOptions(const ModelConfig& so
         "qk_rope_head_dim {} must be a multiple of 2 x pairs per frequency ({}) and at most {} (head_dim {}, "
         "collapse {})",
         o.qk_rope_head_dim, o.pairs_per_frequency, 2 * o.pairs_per_frequency * available, d_h, o.collapse));
+  }
+  const int64_t q_dim = source.num_attention_heads * (d_h + o.qk_rope_head_dim);
+  if (o.q_lora_rank < 0 || o.q_lora_rank > std::min(q_dim, source.hidden_size + 1)) {
+    return absl::InvalidArgumentError(fmt::format("q_lora_rank must be in [0, {}], got {}",
+                                                  std::min(q_dim, source.hidden_size + 1), o.q_lora_rank));
   }
   const int64_t max_rank = 2 * n_kv * d_h - o.qk_rope_head_dim;
   if (o.kv_lora_rank == 0) o.kv_lora_rank = n_kv * d_h / 2;

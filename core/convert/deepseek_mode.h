@@ -17,6 +17,7 @@ struct DeepseekModeOptions {
   // 0: m pairs for each frequency that turns at least a radian over max_position_embeddings, at
   // most 64 dims (stories260K: 6; Llama-3-8B: 64).
   int64_t qk_rope_head_dim = 0;
+  int64_t q_lora_rank = 0;          // > 0: queries through a rank-r q_a/q_b pair (PCA under calibration)
   int64_t pairs_per_frequency = 1;  // m: 1 = TransMLA, n_kv = every key dim keeps RoPE
   int64_t collapse = 1;             // keep every c-th frequency instead of the highest ones
   RotationKind rotation = RotationKind::kHermitian;

@@ -16,14 +16,22 @@ void PsdSqrt(const MatD& c, MatD* root, MatD* inv_root) {
   *inv_root = eig.eigenvectors() * ev.cwiseSqrt().cwiseInverse().asDiagonal() * eig.eigenvectors().transpose();
 }
 
-double Energy(const MatD& rows, const MatD& moment) { return (rows * moment * rows.transpose()).trace(); }
+double Energy(const MatD& rows, const InputMoment& m) {
+  if (m.diagonal) return (rows.array().square().rowwise() * m.moment.diagonal().transpose().array()).sum();
+  return (rows * m.moment * rows.transpose()).trace();
+}
 
 }  // namespace
+
+MatD Sandwich(const MatD& w, const InputMoment& m) {
+  if (m.diagonal) return (w * m.moment.diagonal().asDiagonal()) * w.transpose();
+  return w * m.moment * w.transpose();
+}
 
 JointPcaResult JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
                         int64_t rank, BalanceKind balance, double alpha) {
   const int64_t nk = keys.rows();
-  const MatD& cx = input.moment;
+  const InputMoment& cx = input;
   MatD key_weight = MatD::Identity(nk, nk);
   MatD key_unweight = MatD::Identity(nk, nk);
   double scale = 1.0;
@@ -33,8 +41,8 @@ JointPcaResult JointPca(const MatD& keys, const MatD& values, const InputMoment&
       const MatD weighted = key_weight * keys;
       scale = alpha * std::sqrt(Energy(values, cx) / std::max(Energy(weighted, cx), 1e-300));
     } else {
-      const double key_norm = (keys * cx * keys.transpose()).diagonal().cwiseMax(0).cwiseSqrt().mean();
-      const double value_norm = (values * cx * values.transpose()).diagonal().cwiseMax(0).cwiseSqrt().mean();
+      const double key_norm = Sandwich(keys, cx).diagonal().cwiseMax(0).cwiseSqrt().mean();
+      const double value_norm = Sandwich(values, cx).diagonal().cwiseMax(0).cwiseSqrt().mean();
       scale = alpha * value_norm / std::max(key_norm, 1e-300);
     }
   }
@@ -42,7 +50,7 @@ JointPcaResult JointPca(const MatD& keys, const MatD& values, const InputMoment&
   joint.topRows(nk) = scale * key_weight * keys;
   joint.bottomRows(values.rows()) = values;
 
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(joint * cx * joint.transpose());
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(Sandwich(joint, cx));
   const MatD top = eig.eigenvectors().rightCols(rank).rowwise().reverse();  // largest first
   JointPcaResult r;
   r.latent = top.transpose() * joint;

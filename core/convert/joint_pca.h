@@ -20,7 +20,11 @@ enum class BalanceKind {
 struct InputMoment {
   MatD moment;
   int64_t tokens = 0;
+  bool diagonal = false;  // only the diagonal is non-zero (the data-free prior): products get cheap
 };
+
+// W * moment * W^T.
+MatD Sandwich(const MatD& w, const InputMoment& m);
 
 // The compressed latent: c = A [x; 1], k_nope ~= key_up c, v ~= value_up c.
 struct JointPcaResult {

@@ -1,12 +1,13 @@
 #include "core/convert/stock_norms.h"
 
 #include <cmath>
+#include <optional>
 
 #include "Eigen/Eigenvalues"
 
 namespace transmla::convert {
 
-double LatentMeanSquareBound(const MatD& latent_rows, const VecD& input_norm_weight) {
+double LatentMeanSquareBound(const MatD& latent_rows, const std::optional<VecD>& bias, const VecD& input_norm_weight) {
   // sigma_max^2 from the smaller Gram matrix: an eigenvalue problem of size min(rows, cols).
   const Eigen::MatrixXd gram = latent_rows.rows() <= latent_rows.cols()
                                    ? Eigen::MatrixXd(latent_rows * latent_rows.transpose())
@@ -16,7 +17,8 @@ double LatentMeanSquareBound(const MatD& latent_rows, const VecD& input_norm_wei
                                    .maxCoeff();
   const double d = static_cast<double>(latent_rows.cols());
   const double gamma = input_norm_weight.cwiseAbs().maxCoeff();
-  return sigma_squared * d * gamma * gamma / static_cast<double>(latent_rows.rows());
+  const double norm = std::sqrt(sigma_squared * d) * gamma + (bias ? bias->norm() : 0.0);
+  return norm * norm / static_cast<double>(latent_rows.rows());
 }
 
 double ChooseLatentScale(double mean_square_bound, double eps, double max_deviation) {
@@ -28,11 +30,10 @@ double LatentNormDeviation(double mean_square_bound, double eps, double t) {
   return 1.0 - 1.0 / std::sqrt(1.0 + mean_square_bound * t * t / eps);
 }
 
-void FoldLatentNorm(double t, double eps, MlaLayer* layer) {
-  const int64_t rank = layer->kv_a_norm.size();
-  layer->kv_a.topRows(rank) *= t;
-  if (layer->kv_a_bias) layer->kv_a_bias->head(rank) *= t;
-  layer->kv_a_norm = layer->kv_a_norm * (std::sqrt(eps) / t);
+void FoldRmsNorm(double t, double eps, Eigen::Ref<MatD> rows, std::optional<VecD>* bias, VecD* norm_weight) {
+  rows *= t;
+  if (bias->has_value()) (*bias)->head(rows.rows()) *= t;
+  *norm_weight *= std::sqrt(eps) / t;
 }
 
 void FoldQueryBias(const VecD& input_norm_weight, double eps, double max_deviation, MlaLayer* layer) {

@@ -10,9 +10,10 @@ namespace transmla::convert {
 // RMSNorm(c t) = c t / sqrt(eps) to first order; the norm weight sqrt(eps) / t then restores c.
 // The relative deviation for a token is 1 - 1/sqrt(1 + mean(c^2) t^2 / eps).
 
-// An upper bound of mean(c^2) over every possible token: the input of kv_a is RMSNorm(x) * gamma,
-// whose norm is at most sqrt(d) * max|gamma|, so |c|^2 <= sigma_max(W_latent)^2 d max(gamma^2).
-double LatentMeanSquareBound(const MatD& latent_rows, const VecD& input_norm_weight);
+// An upper bound of mean(c^2) over every possible token for c = W x + b: the input is
+// RMSNorm(h) * gamma, whose norm is at most sqrt(d) * max|gamma|, so
+// |c| <= sigma_max(W) sqrt(d) max|gamma| + |b|.
+double LatentMeanSquareBound(const MatD& rows, const std::optional<VecD>& bias, const VecD& input_norm_weight);
 
 // The largest t whose worst-token deviation stays below `max_deviation` given `mean_square_bound`.
 double ChooseLatentScale(double mean_square_bound, double eps, double max_deviation);
@@ -20,8 +21,8 @@ double ChooseLatentScale(double mean_square_bound, double eps, double max_deviat
 // The worst-token relative deviation of the folded norm for scale t.
 double LatentNormDeviation(double mean_square_bound, double eps, double t);
 
-// Applies the fold to `layer` (latent rows of kv_a and their bias times t, norm weight sqrt(eps)/t).
-void FoldLatentNorm(double t, double eps, MlaLayer* layer);
+// Applies the fold to one normed projection: its rows and bias times t, the norm weight sqrt(eps)/t.
+void FoldRmsNorm(double t, double eps, Eigen::Ref<MatD> rows, std::optional<VecD>* bias, VecD* norm_weight);
 
 // Stock DeepSeek's q_proj has no bias. A query bias becomes a q_lora path of rank d + 1:
 // q_a = [t I; 0] with bias [0; t] (a constant channel), q_a_layernorm with the same fold as the
