@@ -30,6 +30,8 @@ namespace {
 // transformers builds kv_a_layernorm (and q_a_layernorm) with eps 1e-6 whatever the config says;
 // writing the same value as rms_norm_eps makes every engine agree.
 constexpr double kStockNormEps = 1e-6;
+// Elements per slice when copying tensors through (64 MiB of float32).
+constexpr size_t kCopySliceElements = size_t{16} << 20;
 
 class ExactConverter : public LayerConverter {
  public:
@@ -130,15 +132,28 @@ class Conversion {
         layout_(std::move(layout)),
         residual_scale_(residual_scale) {}
 
-  // Copies a source tensor to the output, times `scale`.
+  // Copies a source tensor to the output, times `scale`, in slices of bounded size so that even a
+  // 128K-vocabulary embedding passes through a few hundred MiB.
   absl::Status Copy(const std::string& from, const std::string& to, double scale) {
     ASSIGN_OR_RETURN(TensorView view, store_.Get(from));
+    const size_t total = static_cast<size_t>(view.NumElements());
+    const size_t element = DTypeSize(view.dtype);
     std::vector<float> values;
-    RETURN_IF_ERROR(ConvertToFloat(view, &values));
-    if (scale != 1.0) {
-      for (float& v : values) v = static_cast<float>(v * scale);
+    for (size_t first = 0; first < total; first += kCopySliceElements) {
+      TensorView slice = view;
+      const size_t count = std::min(kCopySliceElements, total - first);
+      slice.shape = {static_cast<int64_t>(count)};
+      slice.data = view.data + first * element;
+      slice.nbytes = count * element;
+      RETURN_IF_ERROR(ConvertToFloat(slice, &values));
+      if (scale != 1.0) {
+        for (float& v : values) v = static_cast<float>(v * scale);
+      }
+      RETURN_IF_ERROR(writer_->WriteFloatsAt(to, first, values.data(), values.size()));
+      bytes_ += static_cast<int64_t>(count * sizeof(float));
+      DropResidentPages(slice.data, slice.nbytes);
     }
-    return Write(to, values);
+    return absl::OkStatus();
   }
 
   absl::Status Write(const std::string& name, const std::vector<float>& values) {

@@ -89,6 +89,11 @@ class SafetensorsWriter {
   // Encodes `count` floats as the declared dtype of `name` and writes them.
   absl::Status WriteFloats(std::string_view name, const float* values, size_t count);
 
+  // Writes part of a declared tensor: `count` floats starting at element `first`, so that large
+  // tensors stream through in bounded memory. Parts must not overlap; Commit() checks that every
+  // byte of every tensor was written.
+  absl::Status WriteFloatsAt(std::string_view name, size_t first, const float* values, size_t count);
+
   // Checks every tensor was written, flushes, fsyncs and renames the files into place (the index
   // last). Returns the final paths.
   absl::StatusOr<std::vector<std::filesystem::path>> Commit();

@@ -53,12 +53,20 @@ struct SafetensorsWriter::Impl {
     size_t shard = 0;
     size_t offset = 0;  // within the shard's data section
     TensorSpec spec;
-    bool written = false;
+    size_t bytes_written = 0;
   };
   std::filesystem::path dir;
   std::vector<Shard> shards;
   std::map<std::string, Slot, std::less<>> slots;
   bool committed = false;
+
+  absl::Status WritePart(Slot& slot, size_t byte_offset, const void* bytes, size_t size) {
+    const Shard& shard = shards[slot.shard];
+    RETURN_IF_ERROR(WriteAll(shard.fd, bytes, size, static_cast<off_t>(shard.header_bytes + slot.offset + byte_offset),
+                             shard.temp_path));
+    slot.bytes_written += size;
+    return absl::OkStatus();
+  }
 
   ~Impl() {
     for (Shard& s : shards) {
@@ -134,15 +142,25 @@ absl::Status SafetensorsWriter::Write(std::string_view name, const void* bytes, 
   auto it = impl_->slots.find(name);
   if (it == impl_->slots.end()) return absl::InvalidArgumentError(fmt::format("tensor {} was not declared", name));
   Impl::Slot& slot = it->second;
-  if (slot.written) return absl::FailedPreconditionError(fmt::format("tensor {} written twice", name));
+  if (slot.bytes_written > 0) return absl::FailedPreconditionError(fmt::format("tensor {} written twice", name));
   if (size != slot.spec.NumBytes()) {
     return absl::InvalidArgumentError(
         fmt::format("tensor {}: {} bytes given, {} declared", name, size, slot.spec.NumBytes()));
   }
-  const Impl::Shard& shard = impl_->shards[slot.shard];
-  RETURN_IF_ERROR(WriteAll(shard.fd, bytes, size, static_cast<off_t>(shard.header_bytes + slot.offset), shard.temp_path));
-  slot.written = true;
-  return absl::OkStatus();
+  return impl_->WritePart(slot, 0, bytes, size);
+}
+
+absl::Status SafetensorsWriter::WriteFloatsAt(std::string_view name, size_t first, const float* values, size_t count) {
+  auto it = impl_->slots.find(name);
+  if (it == impl_->slots.end()) return absl::InvalidArgumentError(fmt::format("tensor {} was not declared", name));
+  Impl::Slot& slot = it->second;
+  const size_t element = DTypeSize(slot.spec.dtype);
+  if ((first + count) * element > slot.spec.NumBytes() || slot.bytes_written + count * element > slot.spec.NumBytes()) {
+    return absl::InvalidArgumentError(fmt::format("tensor {}: elements [{}, {}) beyond its size or written twice",
+                                                  name, first, first + count));
+  }
+  const std::vector<uint8_t> bytes = EncodeFloats(values, count, slot.spec.dtype);
+  return impl_->WritePart(slot, first * element, bytes.data(), bytes.size());
 }
 
 absl::Status SafetensorsWriter::WriteFloats(std::string_view name, const float* values, size_t count) {
@@ -158,7 +176,9 @@ absl::Status SafetensorsWriter::WriteFloats(std::string_view name, const float* 
 
 absl::StatusOr<std::vector<std::filesystem::path>> SafetensorsWriter::Commit() {
   for (const auto& [name, slot] : impl_->slots) {
-    if (!slot.written) return absl::FailedPreconditionError(fmt::format("tensor {} was never written", name));
+    if (slot.bytes_written != slot.spec.NumBytes()) {
+      return absl::FailedPreconditionError(fmt::format("tensor {} was not completely written", name));
+    }
   }
   std::vector<std::filesystem::path> paths;
   for (Impl::Shard& shard : impl_->shards) {
