@@ -52,7 +52,7 @@ TEST_F(PathGuardTest, RefusesDotDotWithInvalidArgumentNamingTheField) {
 }
 
 TEST_F(PathGuardTest, RefusesAbsolutePathsElsewhereWithPermissionDenied) {
-  for (const std::string path : {(base_ / "other" / "secret").string(), std::string("/etc/passwd"), std::string("/")}) {
+  for (const std::string& path : {(base_ / "other" / "secret").string(), std::string("/etc/passwd"), std::string("/")}) {
     auto r = guard_->Resolve("calibration.text", path);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << path;
     EXPECT_NE(r.status().message().find("calibration.text"), std::string_view::npos);

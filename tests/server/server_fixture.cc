@@ -9,7 +9,7 @@ namespace transmla::testing {
 namespace v1 = transmla::v1;
 
 // Calibration documents of the slow job: sized so that it takes seconds on one core.
-constexpr int64_t kSlowSamples = 48;
+constexpr int64_t kSlowSamples = 24;
 
 void ConversionServerTest::SetUp() {
   dir_ = std::filesystem::canonical(MakeTempDir("conversion_server"));
@@ -80,7 +80,7 @@ v1::Job ConversionServerTest::WaitForLayer(const std::string& job_id, int64_t la
   while (std::chrono::steady_clock::now() < deadline) {
     job = v1::Job();
     if (Client().Get(job_id, &job).ok() &&
-        (job.progress().layer() >= layer || job.state() != v1::JOB_STATE_QUEUED && job.state() != v1::JOB_STATE_RUNNING)) {
+        (job.progress().layer() >= layer || (job.state() != v1::JOB_STATE_QUEUED && job.state() != v1::JOB_STATE_RUNNING))) {
       EXPECT_EQ(job.state(), v1::JOB_STATE_RUNNING) << job_id << " ended before layer " << layer;
       return job;
     }
