@@ -166,7 +166,7 @@ absl::StatusOr<ServerFlags> Interpret(const Values& v) {
   one("artifact-root", &f.artifact_root);
   one("state-dir", &f.state_dir);
   if (absl::Status s = integer("concurrency", 1, 64, &f.concurrency); !s.ok()) return s;
-  if (absl::Status s = integer("queue-limit", 0, 1000000, &f.queue_limit); !s.ok()) return s;
+  if (absl::Status s = integer("queue-limit", 1, 1000000, &f.queue_limit); !s.ok()) return s;
   if (absl::Status s = integer("max-attempts", 1, 100, &f.max_attempts); !s.ok()) return s;
   if (absl::Status s = integer("metrics-port", -1, 65535, &f.metrics_port); !s.ok()) return s;
   one("tls-cert", &f.tls_cert);

@@ -6,7 +6,10 @@
 //
 // SIGTERM/SIGINT: health turns NOT_SERVING, new jobs are refused, running jobs get
 // --shutdown-grace-seconds to finish and are then checkpointed (re-queued), and the process exits 0.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -70,12 +73,25 @@ absl::StatusOr<std::filesystem::path> MakeDirectory(const std::string& dir, cons
   return canonical;
 }
 
+// Two servers on one state directory would both run its queued jobs. An flock is released by the
+// kernel however the holder dies (SIGKILL included), so a restart never finds a stale lock.
+absl::Status LockStateDirectory(const std::filesystem::path& state_dir) {
+  const std::filesystem::path lock = state_dir / "server.lock";
+  const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        fmt::format("--state-dir {} is in use by another server (lock {})", state_dir.string(), lock.string()));
+  }
+  return absl::OkStatus();  // the descriptor stays open for the life of the process
+}
+
 int Serve(const ServerFlags& flags, const sigset_t& stop_signals) {
   absl::StatusOr<std::filesystem::path> artifact_root = MakeDirectory(flags.artifact_root, "--artifact-root");
   absl::StatusOr<std::filesystem::path> state_dir = MakeDirectory(flags.state_dir, "--state-dir");
   for (const auto* dir : {&artifact_root, &state_dir}) {
     if (!dir->ok()) return spdlog::critical("{}", dir->status().ToString()), 2;
   }
+  if (absl::Status s = LockStateDirectory(*state_dir); !s.ok()) return spdlog::critical("{}", s.ToString()), 2;
   std::vector<std::filesystem::path> roots(flags.model_roots.begin(), flags.model_roots.end());
   absl::StatusOr<PathGuard> models = PathGuard::Create(roots);
   if (!models.ok()) return spdlog::critical("--model-root: {}", models.status().ToString()), 2;

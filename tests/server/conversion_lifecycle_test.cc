@@ -8,6 +8,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/common/file_digest.h"
 #include "tests/server/server_fixture.h"
+#include "tests/testing/run_command.h"
 
 namespace transmla::testing {
 namespace {
@@ -151,6 +152,15 @@ TEST_F(ConversionServerTest, SigtermDrainsHealthThenCheckpointsAndExitsCleanly) 
   StartServer();
   const v1::Job redone = WaitForState("drained", v1::JOB_STATE_SUCCEEDED);
   EXPECT_EQ(redone.attempts(), 1) << "a shutdown checkpoint is not a failed attempt";
+}
+
+TEST_F(ConversionServerTest, SecondServerOnTheSameStateDirectoryRefusesToStart) {
+  StartServer();
+  const CommandResult second = RunCommand({TRANSMLA_SERVER_BINARY, "--listen", "127.0.0.1:0", "--model-root",
+                                           artifacts_.string(), "--artifact-root", artifacts_.string(), "--state-dir",
+                                           state_.string(), "--metrics-port", "-1"});
+  EXPECT_EQ(second.exit_code, 2);
+  EXPECT_NE(second.err.find("in use by another server"), std::string::npos) << second.err;
 }
 
 }  // namespace
