@@ -1,5 +1,6 @@
 // End-to-end: a real transmla-convert-server on a loopback port, real gRPC clients.
 #include <cmath>
+#include <sstream>
 #include <thread>
 
 #include "grpcpp/health_check_service_interface.h"
@@ -32,6 +33,13 @@ TEST_F(ConversionServerTest, SubmitWatchAndDownloadAnExactConversion) {
   int log_lines = 0;
   for (const auto& e : events) log_lines += e.logs_size();
   EXPECT_GT(log_lines, 0);
+  // A watcher joining late first gets the current state (here the end, with report and history).
+  std::vector<v1::JobEvent> late;
+  ASSERT_TRUE(Client().Watch("exact-1", &late).ok());
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].job().state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(late[0].job().report_json(), last.report_json());
+  EXPECT_EQ(late[0].logs_size(), log_lines);
 
   v1::ListArtifactsResponse artifacts;
   ASSERT_TRUE(Client().Artifacts("exact-1", &artifacts).ok());
@@ -261,6 +269,31 @@ TEST_F(ConversionServerTest, MetricsEndpointCountsJobsByState) {
   EXPECT_NE(metrics.find("transmla_jobs_submitted_total 1"), std::string::npos);
   EXPECT_NE(metrics.find("transmla_job_duration_seconds_count{state=\"succeeded\"} 1"), std::string::npos);
   EXPECT_NE(metrics.find("transmla_artifact_bytes_served_total"), std::string::npos);
+}
+
+TEST_F(ConversionServerTest, JsonLogsAreOneValidObjectPerLineWithRequestAndJobIds) {
+  StartServer(1, {"--log-format", "json"});
+  v1::Job job;
+  v1::SubmitJobRequest quoted = ExactRequest("logged");
+  quoted.set_source_model("has \"quotes\" and \\ backslash");
+  EXPECT_EQ(Client().Submit(quoted, &job).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(Client().Submit(ExactRequest("logged"), &job).ok());
+  WaitForState("logged", v1::JOB_STATE_SUCCEEDED);
+  std::istringstream log(server_->Log());
+  int objects = 0;
+  bool saw_request_id = false, saw_job = false;
+  for (std::string line; std::getline(log, line);) {
+    if (line.empty() || line[0] != '{') continue;  // gRPC's own stderr lines, if any
+    const nlohmann::json entry = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(entry.is_discarded()) << line;
+    ++objects;
+    const std::string msg = entry["msg"];
+    saw_request_id |= msg.find("req=") != std::string::npos && msg.find("\"quotes\"") != std::string::npos;
+    saw_job |= msg.find("[job logged]") != std::string::npos;
+  }
+  EXPECT_GT(objects, 3);
+  EXPECT_TRUE(saw_request_id);
+  EXPECT_TRUE(saw_job);
 }
 
 }  // namespace
