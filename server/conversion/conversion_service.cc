@@ -28,19 +28,24 @@ std::string RandomHex(int chars) {
   return out.substr(0, chars);
 }
 
-std::string RequestId(const grpc::ServerContext& context) {
-  const auto& metadata = context.client_metadata();
+// The caller's "x-request-id" (kept when short enough to log), or a new one; echoed back in the
+// initial metadata so a client can quote it when reporting a problem.
+std::string BeginCall(grpc::ServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  std::string id;
   if (auto it = metadata.find("x-request-id"); it != metadata.end() && it->second.size() <= 128) {
-    return std::string(it->second.data(), it->second.size());
+    id.assign(it->second.data(), it->second.size());
+  } else {
+    id = RandomHex(16);
   }
-  return RandomHex(16);
+  context->AddInitialMetadata("x-request-id", id);
+  return id;
 }
 
 }  // namespace
 
-grpc::Status ConversionServiceImpl::Done(const char* method, grpc::ServerContext* context, const std::string& job_id,
+grpc::Status ConversionServiceImpl::Done(const char* method, const std::string& request_id, const std::string& job_id,
                                          const absl::Status& status) {
-  const std::string request_id = RequestId(*context);
   const std::string job = job_id.empty() ? "-" : job_id;
   if (status.ok()) {
     spdlog::debug("[rpc {} req={} job={}] OK", method, request_id, job);
@@ -96,9 +101,10 @@ absl::Status ConversionServiceImpl::Submit(const v1::SubmitJobRequest& in, v1::J
 
 grpc::Status ConversionServiceImpl::SubmitJob(grpc::ServerContext* context, const v1::SubmitJobRequest* request,
                                               v1::Job* response) {
+  const std::string request_id = BeginCall(context);
   absl::Status status = auth_->Check(*context);
   if (status.ok()) status = Submit(*request, response);
-  return Done("SubmitJob", context, response->job_id().empty() ? request->job_id() : response->job_id(), status);
+  return Done("SubmitJob", request_id, response->job_id().empty() ? request->job_id() : response->job_id(), status);
 }
 
 absl::Status ConversionServiceImpl::Watch(grpc::ServerContext* context, const std::string& job_id,
@@ -135,13 +141,15 @@ absl::Status ConversionServiceImpl::Watch(grpc::ServerContext* context, const st
 
 grpc::Status ConversionServiceImpl::WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
                                              grpc::ServerWriter<v1::JobEvent>* writer) {
+  const std::string request_id = BeginCall(context);
   absl::Status status = auth_->Check(*context);
   if (status.ok()) status = Watch(context, request->job_id(), writer);
-  return Done("WatchJob", context, request->job_id(), status);
+  return Done("WatchJob", request_id, request->job_id(), status);
 }
 
 grpc::Status ConversionServiceImpl::GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
                                            v1::Job* response) {
+  const std::string request_id = BeginCall(context);
   absl::Status status = auth_->Check(*context);
   if (status.ok()) status = ValidateJobId("job_id", request->job_id());
   if (status.ok()) {
@@ -149,7 +157,7 @@ grpc::Status ConversionServiceImpl::GetJob(grpc::ServerContext* context, const v
     status = job.status();
     if (job.ok()) *response = *std::move(job);
   }
-  return Done("GetJob", context, request->job_id(), status);
+  return Done("GetJob", request_id, request->job_id(), status);
 }
 
 absl::Status ConversionServiceImpl::List(const v1::ListJobsRequest& request, v1::ListJobsResponse* response) {
@@ -187,13 +195,15 @@ absl::Status ConversionServiceImpl::List(const v1::ListJobsRequest& request, v1:
 
 grpc::Status ConversionServiceImpl::ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
                                              v1::ListJobsResponse* response) {
+  const std::string request_id = BeginCall(context);
   absl::Status status = auth_->Check(*context);
   if (status.ok()) status = List(*request, response);
-  return Done("ListJobs", context, "", status);
+  return Done("ListJobs", request_id, "", status);
 }
 
 grpc::Status ConversionServiceImpl::CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
                                               v1::Job* response) {
+  const std::string request_id = BeginCall(context);
   absl::Status status = auth_->Check(*context);
   if (status.ok()) status = ValidateJobId("job_id", request->job_id());
   if (status.ok()) status = queue_->Cancel(request->job_id());
@@ -202,19 +212,21 @@ grpc::Status ConversionServiceImpl::CancelJob(grpc::ServerContext* context, cons
     status = job.status();
     if (job.ok()) *response = *std::move(job);
   }
-  return Done("CancelJob", context, request->job_id(), status);
+  return Done("CancelJob", request_id, request->job_id(), status);
 }
 
 grpc::Status ConversionServiceImpl::DeleteJob(grpc::ServerContext* context, const v1::DeleteJobRequest* request,
                                               v1::DeleteJobResponse* response) {
+  const std::string request_id = BeginCall(context);
   absl::Status status = auth_->Check(*context);
   if (status.ok()) status = ValidateJobId("job_id", request->job_id());
   if (status.ok()) status = queue_->Delete(request->job_id());
-  return Done("DeleteJob", context, request->job_id(), status);
+  return Done("DeleteJob", request_id, request->job_id(), status);
 }
 
 grpc::Status ConversionServiceImpl::ListArtifacts(grpc::ServerContext* context, const v1::ListArtifactsRequest* request,
                                                   v1::ListArtifactsResponse* response) {
+  const std::string request_id = BeginCall(context);
   absl::Status status = auth_->Check(*context);
   if (status.ok()) status = ValidateJobId("job_id", request->job_id());
   absl::StatusOr<JobRecord> job = status.ok() ? store_->Get(request->job_id()) : absl::StatusOr<JobRecord>(status);
@@ -234,7 +246,7 @@ grpc::Status ConversionServiceImpl::ListArtifacts(grpc::ServerContext* context, 
       response->set_total_bytes(response->total_bytes() + a.size);
     }
   }
-  return Done("ListArtifacts", context, request->job_id(), status);
+  return Done("ListArtifacts", request_id, request->job_id(), status);
 }
 
 absl::Status ConversionServiceImpl::Read(grpc::ServerContext* context, const v1::ReadArtifactRequest& request,
@@ -290,9 +302,10 @@ absl::Status ConversionServiceImpl::Read(grpc::ServerContext* context, const v1:
 
 grpc::Status ConversionServiceImpl::ReadArtifact(grpc::ServerContext* context, const v1::ReadArtifactRequest* request,
                                                  grpc::ServerWriter<v1::ArtifactChunk>* writer) {
+  const std::string request_id = BeginCall(context);
   absl::Status status = auth_->Check(*context);
   if (status.ok()) status = Read(context, *request, writer);
-  return Done("ReadArtifact", context, request->job_id(), status);
+  return Done("ReadArtifact", request_id, request->job_id(), status);
 }
 
 }  // namespace transmla::server

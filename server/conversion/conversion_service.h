@@ -48,7 +48,7 @@ class ConversionServiceImpl final : public transmla::v1::ConversionService::Serv
   absl::Status MatchExisting(const transmla::v1::SubmitJobRequest& request, transmla::v1::Job* response);
   absl::StatusOr<transmla::v1::Job> CurrentJob(const std::string& job_id, bool with_report);
   // Logs the outcome, counts errors, and maps the status (the only exit of every method).
-  grpc::Status Done(const char* method, grpc::ServerContext* context, const std::string& job_id,
+  grpc::Status Done(const char* method, const std::string& request_id, const std::string& job_id,
                     const absl::Status& status);
 
   JobQueue* const queue_;

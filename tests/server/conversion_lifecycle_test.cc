@@ -36,16 +36,18 @@ TEST_F(ConversionServerTest, CancelStopsARunningConversionWithinASecond) {
   ASSERT_TRUE(Client().Cancel("queued-behind", &job).ok());
   EXPECT_EQ(job.state(), v1::JOB_STATE_CANCELLED);
   const v1::Job running = WaitForLayer("to-cancel", 1);  // between layers, with more to come
-  // The converter polls for cancellation between layers (core/convert/converter.h), so the bound
-  // is a second beyond the layer in flight (measured from the job's own progress).
+  // The converter polls for cancellation between layers (core/convert/converter.h): the job must
+  // stop at the next layer boundary, which on an idle machine is well within a second; on a loaded
+  // one the wall-clock bound allows for a slow layer in flight.
   const double seconds_per_layer = running.progress().elapsed_seconds() / running.progress().layer();
   const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(Client().Cancel("to-cancel", &job).ok());
   EXPECT_TRUE(job.cancel_requested() || job.state() == v1::JOB_STATE_CANCELLED);
   const v1::Job cancelled = WaitForState("to-cancel", v1::JOB_STATE_CANCELLED);
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_LT(took, 1.0 + seconds_per_layer) << "layer time " << seconds_per_layer << " s";
+  EXPECT_LE(cancelled.progress().layer(), job.progress().layer() + 1) << "no layer may start after the cancel";
   EXPECT_LT(cancelled.progress().layer(), cancelled.progress().layers()) << "it must stop before the end";
+  EXPECT_LT(took, 1.0 + 3 * seconds_per_layer) << "mean layer time " << seconds_per_layer << " s";
   EXPECT_EQ(cancelled.error_code(), static_cast<int>(grpc::StatusCode::CANCELLED));
   EXPECT_FALSE(fs::exists(artifacts_ / "to-cancel")) << "a cancelled job leaves no output";
   EXPECT_TRUE(PartialOutputs(artifacts_).empty());

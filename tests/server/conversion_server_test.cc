@@ -167,6 +167,17 @@ TEST_F(ConversionServerTest, OtherMethodsValidateTheirFields) {
   EXPECT_EQ(Client().Read("done", "missing.bin", 0, 0, &data).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Client().Read("done", "config.json", -1, 0, &data).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Client().Read("done", "config.json", 1 << 30, 0, &data).error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  {  // the caller's request id comes back (and is in the server's log lines for the call)
+    grpc::ClientContext context;
+    context.AddMetadata("x-request-id", "my-req-1");
+    v1::GetJobRequest get;
+    get.set_job_id("done");
+    ASSERT_TRUE(stub_->GetJob(&context, get, &job).ok());
+    const auto& metadata = context.GetServerInitialMetadata();
+    auto it = metadata.find("x-request-id");
+    ASSERT_NE(it, metadata.end());
+    EXPECT_EQ(std::string(it->second.data(), it->second.size()), "my-req-1");
+  }
   grpc::ClientContext context;
   v1::ListJobsRequest list;
   list.set_page_size(1000);
