@@ -168,26 +168,27 @@ bool JobQueue::stopped() {
 }
 
 void JobQueue::Drain(absl::Duration grace) {
-  absl::MutexLock lock(&mu_);
-  if (stopping_) return;
-  draining_ = true;
-  BumpLocked();
-  const absl::Time deadline = absl::Now() + grace;
-  while (running_ > 0 && !changed_.WaitWithDeadline(&mu_, deadline)) {
-  }
-  if (running_ > 0) {
-    spdlog::info("shutdown: checkpointing {} running job(s); they restart when the server does", running_);
-    for (auto& [id, live] : live_) {
-      if (live.running) live.stop->store(static_cast<int>(StopReason::kShutdown));
+  std::vector<std::thread> workers;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    draining_ = true;
+    BumpLocked();
+    const absl::Time deadline = absl::Now() + grace;
+    while (running_ > 0 && !changed_.WaitWithDeadline(&mu_, deadline)) {
     }
+    if (running_ > 0) {
+      spdlog::info("shutdown: checkpointing {} running job(s); they restart when the server does", running_);
+      for (auto& [id, live] : live_) {
+        if (live.running) live.stop->store(static_cast<int>(StopReason::kShutdown));
+      }
+    }
+    while (running_ > 0) changed_.Wait(&mu_);
+    stopping_ = true;
+    BumpLocked();
+    workers = std::move(workers_);
   }
-  while (running_ > 0) changed_.Wait(&mu_);
-  stopping_ = true;
-  BumpLocked();
-  std::vector<std::thread> workers = std::move(workers_);
-  mu_.Unlock();
   for (std::thread& t : workers) t.join();
-  mu_.Lock();
 }
 
 void JobQueue::BumpLocked() {
@@ -260,24 +261,23 @@ void JobQueue::RunJob(const std::string& job_id, std::shared_ptr<std::atomic<int
 }
 
 void JobQueue::OnProgress(const std::string& job_id, absl::Time started, const convert::ConversionProgress& p) {
-  absl::MutexLock lock(&mu_);
-  LiveProgress& progress = live_[job_id].progress;
-  const bool new_stage = progress.stage != p.stage;
-  progress.stage = p.stage;
-  progress.layer = p.done;
-  progress.layers = p.total;
-  progress.bytes_written = p.bytes_written;
-  progress.elapsed_seconds = absl::ToDoubleSeconds(absl::Now() - started);
-  // Layers convert at a steady rate once calibration is done, so the rate so far predicts the rest.
-  progress.eta_seconds = (p.stage == "convert" && p.done > 0 && p.total >= p.done)
-                             ? progress.elapsed_seconds / p.done * (p.total - p.done)
-                             : -1;
-  BumpLocked();
-  if (new_stage) {
-    mu_.Unlock();
-    Log(job_id, "info", fmt::format("stage {}", p.stage));
-    mu_.Lock();
+  bool new_stage = false;
+  {
+    absl::MutexLock lock(&mu_);
+    LiveProgress& progress = live_[job_id].progress;
+    new_stage = progress.stage != p.stage;
+    progress.stage = p.stage;
+    progress.layer = p.done;
+    progress.layers = p.total;
+    progress.bytes_written = p.bytes_written;
+    progress.elapsed_seconds = absl::ToDoubleSeconds(absl::Now() - started);
+    // Layers convert at a steady rate once calibration is done, so the rate so far predicts the rest.
+    progress.eta_seconds = (p.stage == "convert" && p.done > 0 && p.total >= p.done)
+                               ? progress.elapsed_seconds / p.done * (p.total - p.done)
+                               : -1;
+    BumpLocked();
   }
+  if (new_stage) Log(job_id, "info", fmt::format("stage {}", p.stage));
 }
 
 void JobQueue::Finish(const std::string& job_id, const absl::StatusOr<std::string>& result, StopReason reason,
