@@ -254,10 +254,15 @@ TEST_F(ConversionServerTest, UnauthenticatedCallsAreRefusedWhenATokenIsSet) {
 TEST_F(ConversionServerTest, WatchHonoursTheClientDeadline) {
   StartServer();
   v1::Job job;
-  ASSERT_TRUE(Client().Submit(SlowRequest("slow-deadline"), &job).ok());
+  // Every calibration story at full length: seconds of work even on an idle machine, so the job is
+  // still running when the watcher's 0.2 s deadline passes.
+  v1::SubmitJobRequest request = SlowRequest("slow-deadline");
+  request.mutable_options()->mutable_calibration()->set_samples(1000);
+  request.mutable_options()->mutable_calibration()->set_max_length(512);
+  ASSERT_TRUE(Client().Submit(request, &job).ok());
   std::vector<v1::JobEvent> events;
   const auto start = std::chrono::steady_clock::now();
-  const grpc::Status status = Client().Watch("slow-deadline", &events, 0.5);
+  const grpc::Status status = Client().Watch("slow-deadline", &events, 0.2);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
   ASSERT_FALSE(events.empty()) << "a watcher first gets the current state";
