@@ -8,7 +8,7 @@ PACKAGES=(
   libabsl-dev libeigen3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  prometheus-cpp-dev libsqlite3-dev
+  prometheus-cpp-dev libsqlite3-dev libssl-dev openssl
   python3 python3-grpcio python3-protobuf gnuplot-nox
 )
 
