@@ -26,6 +26,9 @@ Command GenerateCommand();
 Command PerplexityCommand();
 Command TokenizeCommand();
 Command ConvertCommand();
+#ifdef TRANSMLA_WITH_GRPC
+Command HealthCommand();
+#endif
 
 }  // namespace transmla::cli
 

@@ -12,8 +12,12 @@ namespace {
 using transmla::cli::Command;
 
 std::vector<Command> AllCommands() {
-  return {transmla::cli::ConvertCommand(), transmla::cli::GenerateCommand(), transmla::cli::PerplexityCommand(),
-          transmla::cli::TokenizeCommand()};
+  std::vector<Command> commands = {transmla::cli::ConvertCommand(), transmla::cli::GenerateCommand(),
+                                   transmla::cli::PerplexityCommand(), transmla::cli::TokenizeCommand()};
+#ifdef TRANSMLA_WITH_GRPC
+  commands.push_back(transmla::cli::HealthCommand());
+#endif
+  return commands;
 }
 
 void PrintHelp(const std::vector<Command>& commands) {
