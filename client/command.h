@@ -8,11 +8,15 @@
 
 #include "absl/status/status.h"
 #include "client/flags.h"
+#ifdef TRANSMLA_WITH_GRPC
+#include "client/remote/channel.h"
+#endif
 
 namespace transmla::cli {
 
 // A `transmla` subcommand: its flags, its help, and what it runs. Run returns a Status whose
-// message becomes the one-line error; InvalidArgument from flag handling exits with 2 (usage).
+// message becomes the one-line error; InvalidArgument from flag handling exits with 2 (usage). A
+// command with an "id" value flag also takes the id as its first argument (`jobs get ID`).
 struct Command {
   std::string name;
   std::string summary;
@@ -28,6 +32,9 @@ Command TokenizeCommand();
 Command ConvertCommand();
 #ifdef TRANSMLA_WITH_GRPC
 Command HealthCommand();
+std::vector<Command> JobsCommands();
+// `transmla convert --server`: submit, watch, download.
+absl::Status RunRemoteConvert(const Flags& flags);
 #endif
 
 }  // namespace transmla::cli

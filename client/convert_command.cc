@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "client/command.h"
+#include "client/convert_summary.h"
 #include "client/progress_bar.h"
 #include "core/convert/converter.h"
 #include "core/engine/model_loader.h"
@@ -85,32 +86,10 @@ absl::StatusOr<nlohmann::json> Evaluate(const std::string& source, const std::st
                         {"max_abs_logit_diff", r.max_abs_logit_diff}};
 }
 
-void PrintSummary(const nlohmann::json& report) {
-  const auto& kv = report["kv_bytes_per_token"];
-  const auto& params = report["parameters"];
-  std::printf("\n%-28s %14s %14s\n", "", "original", "converted");
-  std::printf("%-28s %14lld %14lld\n", "KV cache bytes/token", kv["before"].get<long long>(), kv["after"].get<long long>());
-  std::printf("%-28s %14lld %14lld\n", "KV values/token/layer", report["kv_values_per_token_per_layer"]["before"].get<long long>(),
-              report["kv_values_per_token_per_layer"]["after"].get<long long>());
-  std::printf("%-28s %14lld %14lld\n", "parameters", params["before"].get<long long>(), params["after"].get<long long>());
-  if (report.contains("evaluation")) {
-    const auto& e = report["evaluation"];
-    std::printf("%-28s %14.4f %14.4f\n", "perplexity (held-out)", e["original_ppl"].get<double>(), e["converted_ppl"].get<double>());
-    std::printf("%-28s %14s %14.4f\n", "KL(original || converted)", "", e["kl"].get<double>());
-    std::printf("%-28s %14s %14.4f\n", "top-1 agreement", "", e["top1_agreement"].get<double>());
-  }
-  const auto& shape = report["mla_shape"];
-  std::printf("\nmode %s: kv_lora_rank %lld, qk_rope_head_dim %lld, qk_nope_head_dim %lld; calibration: %s; %.1fs\n",
-              report["mode"].get<std::string>().c_str(), shape["kv_lora_rank"].get<long long>(),
-              shape["qk_rope_head_dim"].get<long long>(), shape["qk_nope_head_dim"].get<long long>(),
-              report["calibration"]["mode"].get<std::string>().c_str(), report["seconds"].get<double>());
-  std::string engines;
-  for (const auto& e : report["engines"]) engines += (engines.empty() ? "" : ", ") + e.get<std::string>();
-  std::printf("runs in: %s (RoPE: %s)\n", engines.c_str(), report["rope"]["encoding"].get<std::string>().c_str());
-  std::printf("wrote %s\n", report["destination"].get<std::string>().c_str());
-}
-
 absl::Status RunConvert(const Flags& flags) {
+#ifdef TRANSMLA_WITH_GRPC
+  if (flags.Has("server")) return RunRemoteConvert(flags);
+#endif
   ASSIGN_OR_RETURN(const std::string source, flags.Required("model"));
   ASSIGN_OR_RETURN(const std::string destination, flags.Required("out"));
   ASSIGN_OR_RETURN(const ConversionOptions options, ReadOptions(flags));
@@ -127,7 +106,7 @@ absl::Status RunConvert(const Flags& flags) {
   if (flags.Bool("json")) {
     std::cout << report.dump() << "\n";
   } else {
-    PrintSummary(report);
+    PrintConversionSummary(report);
   }
   return absl::OkStatus();
 }
@@ -135,6 +114,20 @@ absl::Status RunConvert(const Flags& flags) {
 }  // namespace
 
 Command ConvertCommand() {
+  std::set<std::string> value_flags = {"model", "out", "mode", "kv-lora-rank", "qk-rope-head-dim", "q-lora-rank",
+                                       "rope-pairs", "collapse", "rotation", "balance", "alpha", "calibration",
+                                       "calibration-samples", "calibration-length", "calibration-documents", "dtype",
+                                       "eval-text", "eval-skip", "eval-limit", "eval-max-len"};
+  std::set<std::string> bool_flags = {"force", "json", "no-value-refit"};
+  std::string remote_usage;
+#ifdef TRANSMLA_WITH_GRPC
+  value_flags.insert(RemoteValueFlags().begin(), RemoteValueFlags().end());
+  value_flags.insert({"job-id", "label"});
+  bool_flags.insert("no-download");
+  remote_usage = "\n  through the ConversionService: add " + RemoteUsage() +
+                 " [--job-id ID] [--label K=V]... [--no-download]; --model and --calibration are then paths on the "
+                 "server, --out the local download folder (resumed when rerun)";
+#endif
   return {"convert",
           "convert a llama/mistral/qwen2 folder to a stock DeepSeek-V3 (MLA) folder",
           "transmla convert --model DIR --out DIR [--mode exact|deepseek] [--kv-lora-rank N] [--qk-rope-head-dim N] "
@@ -142,11 +135,10 @@ Command ConvertCommand() {
           "[--rope-pairs M] [--collapse C] [--rotation hermitian|real|query-weighted] [--balance "
           "query-whitened|transmla] [--alpha A] [--no-value-refit] [--calibration FILE|none] [--calibration-samples N] "
           "[--calibration-length N] [--calibration-documents N] [--dtype f32|bf16|f16] [--eval-text FILE "
-          "[--eval-skip N] [--eval-limit N] [--eval-max-len N]] [--force] [--json]",
-          {"model", "out", "mode", "kv-lora-rank", "qk-rope-head-dim", "q-lora-rank", "rope-pairs", "collapse", "rotation", "balance",
-           "alpha", "calibration", "calibration-samples", "calibration-length", "calibration-documents", "dtype",
-           "eval-text", "eval-skip", "eval-limit", "eval-max-len"},
-          {"force", "json", "no-value-refit"},
+          "[--eval-skip N] [--eval-limit N] [--eval-max-len N]] [--force] [--json]" +
+              remote_usage,
+          value_flags,
+          bool_flags,
           RunConvert};
 }
 

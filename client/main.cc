@@ -16,14 +16,22 @@ std::vector<Command> AllCommands() {
                                    transmla::cli::PerplexityCommand(), transmla::cli::TokenizeCommand()};
 #ifdef TRANSMLA_WITH_GRPC
   commands.push_back(transmla::cli::HealthCommand());
+  for (Command& jobs : transmla::cli::JobsCommands()) commands.push_back(std::move(jobs));
 #endif
   return commands;
 }
 
 void PrintHelp(const std::vector<Command>& commands) {
   std::printf("transmla: migrate LLaMA-family GQA models to DeepSeek MLA and run them\n\nusage: transmla <command> [flags]\n\n");
-  for (const Command& c : commands) std::printf("  %-12s %s\n", c.name.c_str(), c.summary.c_str());
+  for (const Command& c : commands) std::printf("  %-14s %s\n", c.name.c_str(), c.summary.c_str());
   std::printf("\n`transmla <command> --help` shows a command's flags.\n");
+}
+
+bool HasCommand(const std::vector<Command>& commands, const std::string& name) {
+  for (const Command& c : commands) {
+    if (c.name == name) return true;
+  }
+  return false;
 }
 
 int Fail(int code, const std::string& message) {
@@ -42,10 +50,17 @@ int main(int argc, char** argv) {
     PrintHelp(commands);
     return argc < 2 ? 2 : 0;
   }
-  const std::string name = argv[1];
+  // Two-word commands ("jobs list") are named with their verb.
+  std::string name = argv[1];
+  int first_arg = 2;
+  if (argc > 2 && argv[2][0] != '-' && HasCommand(commands, name + " " + argv[2])) {
+    name += std::string(" ") + argv[2];
+    first_arg = 3;
+  }
   for (const Command& command : commands) {
     if (command.name != name) continue;
-    std::vector<std::string> args(argv + 2, argv + argc);
+    std::vector<std::string> args(argv + first_arg, argv + argc);
+    if (command.value_flags.count("id") > 0 && !args.empty() && args[0].rfind("-", 0) != 0) args[0] = "--id=" + args[0];
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
       std::printf("usage: %s\n", command.usage.c_str());
       return 0;
@@ -57,5 +72,10 @@ int main(int argc, char** argv) {
     if (!status.ok()) return Fail(1, std::string(status.message()));
     return 0;
   }
+  std::string verbs;
+  for (const Command& c : commands) {
+    if (c.name.rfind(name + " ", 0) == 0) verbs += (verbs.empty() ? "" : "|") + c.name.substr(name.size() + 1);
+  }
+  if (!verbs.empty()) return Fail(2, "usage: transmla " + name + " " + verbs + " ... (see transmla --help)");
   return Fail(2, "unknown command \"" + name + "\" (see transmla --help)");
 }

@@ -72,6 +72,10 @@ absl::Status ReadNumbers(const v1::ConversionOptions& in, convert::ConversionOpt
     if (absl::Status s = CheckAtLeast("options.collapse", in.collapse(), 1); !s.ok()) return s;
     d.collapse = in.collapse();
   }
+  if (in.has_q_lora_rank()) {
+    if (absl::Status s = CheckAtLeast("options.q_lora_rank", in.q_lora_rank(), 0); !s.ok()) return s;
+    d.q_lora_rank = in.q_lora_rank();
+  }
   if (in.has_alpha()) {
     if (!(in.alpha() > 0) || !std::isfinite(in.alpha())) {
       return Invalid(fmt::format("options.alpha must be finite and > 0, got {}", in.alpha()));
