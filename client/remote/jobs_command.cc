@@ -82,13 +82,23 @@ absl::Status RunList(const Flags& flags) {
   return absl::OkStatus();
 }
 
-absl::Status RunGet(const Flags& flags) {
+// One unary call about the job named by --id.
+template <typename Request, typename Response>
+absl::StatusOr<Response> CallForJob(const Flags& flags, const std::string& method,
+                                    grpc::Status (v1::ConversionService::Stub::*call)(grpc::ClientContext*,
+                                                                                      const Request&, Response*)) {
   ASSIGN_OR_RETURN(ConversionConnection connection, ConnectToConversionService(flags));
-  v1::GetJobRequest request;
+  Request request;
   ASSIGN_OR_RETURN(*request.mutable_job_id(), flags.Required("id"));
-  v1::Job job;
+  Response response;
   const std::unique_ptr<grpc::ClientContext> context = NewCallContext(connection.options);
-  RETURN_IF_ERROR(FromGrpc(connection.stub->GetJob(context.get(), request, &job), "GetJob"));
+  RETURN_IF_ERROR(FromGrpc(((*connection.stub).*call)(context.get(), request, &response), method));
+  return response;
+}
+
+absl::Status RunGet(const Flags& flags) {
+  ASSIGN_OR_RETURN(const v1::Job job, (CallForJob<v1::GetJobRequest, v1::Job>(flags, "GetJob",
+                                                                               &v1::ConversionService::Stub::GetJob)));
   if (flags.Bool("json")) {
     std::cout << ToJson(job) << "\n";
   } else {
@@ -110,25 +120,18 @@ absl::Status RunWatch(const Flags& flags) {
 }
 
 absl::Status RunCancel(const Flags& flags) {
-  ASSIGN_OR_RETURN(ConversionConnection connection, ConnectToConversionService(flags));
-  v1::CancelJobRequest request;
-  ASSIGN_OR_RETURN(*request.mutable_job_id(), flags.Required("id"));
-  v1::Job job;
-  const std::unique_ptr<grpc::ClientContext> context = NewCallContext(connection.options);
-  RETURN_IF_ERROR(FromGrpc(connection.stub->CancelJob(context.get(), request, &job), "CancelJob"));
+  ASSIGN_OR_RETURN(const v1::Job job, (CallForJob<v1::CancelJobRequest, v1::Job>(
+                                          flags, "CancelJob", &v1::ConversionService::Stub::CancelJob)));
   std::printf("job %s: %s%s\n", job.job_id().c_str(), JobStateName(job.state()).c_str(),
               job.cancel_requested() && job.state() == v1::JOB_STATE_RUNNING ? " (cancel requested)" : "");
   return absl::OkStatus();
 }
 
 absl::Status RunDelete(const Flags& flags) {
-  ASSIGN_OR_RETURN(ConversionConnection connection, ConnectToConversionService(flags));
-  v1::DeleteJobRequest request;
-  ASSIGN_OR_RETURN(*request.mutable_job_id(), flags.Required("id"));
-  v1::DeleteJobResponse response;
-  const std::unique_ptr<grpc::ClientContext> context = NewCallContext(connection.options);
-  RETURN_IF_ERROR(FromGrpc(connection.stub->DeleteJob(context.get(), request, &response), "DeleteJob"));
-  std::printf("job %s deleted\n", request.job_id().c_str());
+  RETURN_IF_ERROR((CallForJob<v1::DeleteJobRequest, v1::DeleteJobResponse>(flags, "DeleteJob",
+                                                                           &v1::ConversionService::Stub::DeleteJob))
+                      .status());
+  std::printf("job %s deleted\n", flags.Get("id")->c_str());
   return absl::OkStatus();
 }
 
