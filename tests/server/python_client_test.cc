@@ -23,5 +23,30 @@ TEST_F(ConversionServerTest, PythonClientSubmitsWatchesAndDownloads) {
   EXPECT_TRUE(summary["files"].contains("config.json"));
 }
 
+// The grpcurl examples of the README and docs/conversion_server.md, replayed as grpcurl runs them.
+TEST_F(ConversionServerTest, GrpcurlExamplesWorkAsWritten) {
+  if (std::string(TRANSMLA_PYTHON).empty()) GTEST_SKIP() << "no /usr/bin/python3 at configure time";
+  StartServer();
+  const std::string source = TRANSMLA_SOURCE_DIR;
+  const CommandResult result = RunCommand(
+      {TRANSMLA_PYTHON, source + "/tests/python/grpcurl_replay.py", "--address", server_->address(), "--markdown",
+       source + "/README.md", "--markdown", source + "/docs/conversion_server.md", "--only", "ConversionService",
+       "--reflection-proto-root", source + "/tests/python/proto", "--protoc", TRANSMLA_PROTOC});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const nlohmann::json replay = nlohmann::json::parse(result.out);
+  ASSERT_GE(replay["ran"].size(), 9u) << result.out;
+  EXPECT_NE(replay["ran"][0]["output"].get<std::string>().find("transmla.v1.ConversionService"), std::string::npos);
+  bool watched_to_success = false, listed_artifacts = false;
+  for (const nlohmann::json& step : replay["ran"]) {
+    const std::string output = step["output"];
+    if (step["command"].get<std::string>().find("WatchJob") != std::string::npos) {
+      watched_to_success |= output.find("JOB_STATE_SUCCEEDED") != std::string::npos;
+    }
+    listed_artifacts |= output.find("\"sha256\"") != std::string::npos;
+  }
+  EXPECT_TRUE(watched_to_success) << result.out;
+  EXPECT_TRUE(listed_artifacts) << result.out;
+}
+
 }  // namespace
 }  // namespace transmla::testing
