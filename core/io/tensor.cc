@@ -7,6 +7,12 @@
 #include "core/util/half.h"
 
 namespace transmla {
+namespace {
+
+// Tensors above this many elements convert on all cores (weights of large models are GBs).
+constexpr int64_t kParallelElements = 1 << 20;
+
+}  // namespace
 
 int64_t TensorView::NumElements() const {
   int64_t n = 1;
@@ -23,16 +29,22 @@ absl::Status ConvertToFloat(const TensorView& view, float* out) {
     case DType::kF32:
       std::memcpy(out, view.data, view.nbytes);
       return absl::OkStatus();
-    case DType::kF16:
-    case DType::kBF16: {
-      const bool bf16 = view.dtype == DType::kBF16;
+    case DType::kBF16:
+#pragma omp parallel for simd if (n > kParallelElements)
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, view.data + 2 * i, 2);
-        out[i] = bf16 ? Bf16ToFloat(h) : F16ToFloat(h);
+        out[i] = Bf16ToFloat(h);
       }
       return absl::OkStatus();
-    }
+    case DType::kF16:
+#pragma omp parallel for if (n > kParallelElements)
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, view.data + 2 * i, 2);
+        out[i] = F16ToFloat(h);
+      }
+      return absl::OkStatus();
     case DType::kF64:
       for (int64_t i = 0; i < n; ++i) {
         double d;
@@ -57,13 +69,18 @@ std::vector<uint8_t> EncodeFloats(const float* values, size_t count, DType dtype
     case DType::kF32:
       std::memcpy(bytes.data(), values, bytes.size());
       break;
-    case DType::kF16:
-    case DType::kBF16:
-      for (size_t i = 0; i < count; ++i) {
-        const uint16_t h = dtype == DType::kBF16 ? FloatToBf16(values[i]) : FloatToF16(values[i]);
-        std::memcpy(bytes.data() + 2 * i, &h, 2);
-      }
+    case DType::kBF16: {
+      uint16_t* out = reinterpret_cast<uint16_t*>(bytes.data());
+#pragma omp parallel for simd if (count > kParallelElements)
+      for (size_t i = 0; i < count; ++i) out[i] = FloatToBf16(values[i]);
       break;
+    }
+    case DType::kF16: {
+      uint16_t* out = reinterpret_cast<uint16_t*>(bytes.data());
+#pragma omp parallel for if (count > kParallelElements)
+      for (size_t i = 0; i < count; ++i) out[i] = FloatToF16(values[i]);
+      break;
+    }
     case DType::kF64:
       for (size_t i = 0; i < count; ++i) {
         const double d = values[i];
