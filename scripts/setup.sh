@@ -9,6 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libsqlite3-dev libssl-dev openssl
+  libopenblas-dev
   python3 python3-grpcio python3-protobuf gnuplot-nox
 )
 

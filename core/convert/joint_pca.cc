@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "Eigen/Eigenvalues"
+#include "core/convert/symmetric_eigen.h"
 
 namespace transmla::convert {
 namespace {
@@ -10,10 +10,10 @@ namespace {
 // Symmetric square root and inverse square root of a PSD matrix (eigenvalues floored relative to
 // the largest so the inverse stays finite).
 void PsdSqrt(const MatD& c, MatD* root, MatD* inv_root) {
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(c);
-  const Eigen::VectorXd ev = eig.eigenvalues().cwiseMax(std::max(eig.eigenvalues().maxCoeff(), 1e-300) * 1e-12);
-  *root = eig.eigenvectors() * ev.cwiseSqrt().asDiagonal() * eig.eigenvectors().transpose();
-  *inv_root = eig.eigenvectors() * ev.cwiseSqrt().cwiseInverse().asDiagonal() * eig.eigenvectors().transpose();
+  const SymmetricEigen eig = DecomposeSymmetric(c);
+  const Eigen::VectorXd ev = eig.values.cwiseMax(std::max(eig.values.maxCoeff(), 1e-300) * 1e-12);
+  *root = eig.vectors * ev.cwiseSqrt().asDiagonal() * eig.vectors.transpose();
+  *inv_root = eig.vectors * ev.cwiseSqrt().cwiseInverse().asDiagonal() * eig.vectors.transpose();
 }
 
 double Energy(const MatD& rows, const InputMoment& m) {
@@ -50,14 +50,14 @@ JointPcaResult JointPca(const MatD& keys, const MatD& values, const InputMoment&
   joint.topRows(nk) = scale * key_weight * keys;
   joint.bottomRows(values.rows()) = values;
 
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(Sandwich(joint, cx));
-  const MatD top = eig.eigenvectors().rightCols(rank).rowwise().reverse();  // largest first
+  const SymmetricEigen eig = DecomposeSymmetric(Sandwich(joint, cx));
+  const MatD top = eig.vectors.rightCols(rank).rowwise().reverse();  // largest first
   JointPcaResult r;
   r.latent = top.transpose() * joint;
   r.key_up = key_unweight * top.topRows(nk) / scale;
   r.value_up = top.bottomRows(values.rows());
-  const double total = eig.eigenvalues().sum();
-  r.energy_kept = total > 0 ? eig.eigenvalues().tail(rank).sum() / total : 1.0;
+  const double total = eig.values.sum();
+  r.energy_kept = total > 0 ? eig.values.tail(rank).sum() / total : 1.0;
   if (nk > 0) r.key_relative_error = Energy(keys - r.key_up * r.latent, cx) / std::max(Energy(keys, cx), 1e-300);
   r.value_relative_error = Energy(values - r.value_up * r.latent, cx) / std::max(Energy(values, cx), 1e-300);
   return r;
