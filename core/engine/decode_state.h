@@ -1,0 +1,51 @@
+#ifndef TRANSMLA_CORE_ENGINE_DECODE_STATE_H_
+#define TRANSMLA_CORE_ENGINE_DECODE_STATE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "core/engine/generate.h"
+#include "core/engine/sampler.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace transmla {
+
+// One sequence's generation between engine steps: its tokens, sampler, text, stop handling and
+// finish reason. Generate()/GenerateBatch() and the InferenceService's continuous-batching loop
+// both drive it, so their results agree token for token.
+class DecodeState {
+ public:
+  // `params` must have passed ValidateSamplingParams; `prompt` must not be empty.
+  DecodeState(std::vector<int32_t> prompt, const SamplingParams& params);
+
+  // The tokens the engine has not seen yet, given that its cache holds `cached` of them.
+  absl::Span<const int32_t> Pending(int64_t cached) const;
+
+  // Samples the next token from the last position's `logits` and records it. Returns the text
+  // that may be streamed now (held back while it could still become a stop string or is an
+  // incomplete UTF-8 character; all of it once done).
+  std::string Step(const Tokenizer& tokenizer, absl::Span<const float> logits);
+
+  // Ends the sequence early (finish_reason "cancelled").
+  void Cancel();
+
+  bool done() const { return done_; }
+  int32_t last_token() const { return last_token_; }
+  const GenerationResult& result() const { return result_; }
+  GenerationResult& mutable_result() { return result_; }
+
+ private:
+  SamplingParams params_;
+  Sampler sampler_;
+  std::vector<int32_t> history_;  // prompt + generated
+  GenerationResult result_;
+  size_t streamed_ = 0;  // bytes of text already returned by Step
+  int32_t last_token_ = -1;
+  bool done_ = false;
+};
+
+}  // namespace transmla
+
+#endif  // TRANSMLA_CORE_ENGINE_DECODE_STATE_H_
