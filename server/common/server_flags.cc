@@ -10,39 +10,50 @@
 namespace transmla::server {
 namespace {
 
+enum Services { kConversionOnly = 1, kInferenceOnly = 2, kBoth = 3 };
+
 struct FlagSpec {
   const char* name;
   bool repeatable;
+  Services services;
   const char* help;
 };
 
 constexpr FlagSpec kFlags[] = {
-    {"listen", false, "HOST:PORT to serve gRPC on (port 0: any free port)"},
-    {"model-root", true, "directory whose models jobs may read (repeatable)"},
-    {"artifact-root", false, "directory where job outputs are written"},
-    {"state-dir", false, "directory of the job database"},
-    {"concurrency", false, "jobs converting at once"},
-    {"queue-limit", false, "queued jobs beyond which SubmitJob is refused"},
-    {"max-attempts", false, "server restarts a running job survives before it is failed"},
-    {"tls-cert", false, "PEM server certificate chain (enables TLS)"},
-    {"tls-key", false, "PEM private key of --tls-cert"},
-    {"tls-client-ca", false, "PEM CA that client certificates must chain to (enables mTLS)"},
-    {"auth-token", true, "bearer token accepted on service calls (repeatable)"},
-    {"auth-token-file", false, "file with one accepted bearer token per line"},
-    {"metrics-port", false, "Prometheus /metrics port (0: any free port, -1: off)"},
-    {"metrics-address", false, "address the metrics endpoint binds"},
-    {"log-level", false, "trace|debug|info|warn|error"},
-    {"log-format", false, "text|json"},
-    {"shutdown-grace-seconds", false, "how long SIGTERM waits for running jobs before checkpointing them"},
-    {"ready-file", false, "write {\"port\":..,\"metrics_port\":..} here once serving"},
-    {"config", false, "file of \"name = value\" lines"},
+    {"listen", false, kBoth, "HOST:PORT to serve gRPC on (port 0: any free port)"},
+    {"model-root", true, kBoth, "directory whose models requests may read (repeatable)"},
+    {"artifact-root", false, kConversionOnly, "directory where job outputs are written"},
+    {"state-dir", false, kConversionOnly, "directory of the job database"},
+    {"concurrency", false, kConversionOnly, "jobs converting at once"},
+    {"queue-limit", false, kBoth, "waiting jobs/requests beyond which new ones are RESOURCE_EXHAUSTED"},
+    {"max-attempts", false, kConversionOnly, "server restarts a running job survives before it is failed"},
+    {"load", true, kInferenceOnly, "NAME=PATH: load this model at start (repeatable)"},
+    {"device", false, kInferenceOnly, "cpu|cuda|auto: where models run"},
+    {"max-batch", false, kInferenceOnly, "sequences of one model decoding together at most"},
+    {"max-kv-bytes", false, kInferenceOnly, "KV-cache bytes per model (0: unlimited)"},
+    {"tls-cert", false, kBoth, "PEM server certificate chain (enables TLS)"},
+    {"tls-key", false, kBoth, "PEM private key of --tls-cert"},
+    {"tls-client-ca", false, kBoth, "PEM CA that client certificates must chain to (enables mTLS)"},
+    {"auth-token", true, kBoth, "bearer token accepted on service calls (repeatable)"},
+    {"auth-token-file", false, kBoth, "file with one accepted bearer token per line"},
+    {"metrics-port", false, kBoth, "Prometheus /metrics port (0: any free port, -1: off)"},
+    {"metrics-address", false, kBoth, "address the metrics endpoint binds"},
+    {"log-level", false, kBoth, "trace|debug|info|warn|error"},
+    {"log-format", false, kBoth, "text|json"},
+    {"shutdown-grace-seconds", false, kBoth, "how long SIGTERM waits for running work to finish"},
+    {"ready-file", false, kBoth, "write {\"port\":..,\"metrics_port\":..} here once serving"},
+    {"config", false, kBoth, "file of \"name = value\" lines"},
 };
 
 using Values = std::map<std::string, std::vector<std::string>>;
 
-const FlagSpec* FindFlag(const std::string& name) {
+bool Serves(const FlagSpec& f, ServiceKind kind) {
+  return (f.services & (kind == ServiceKind::kConversion ? kConversionOnly : kInferenceOnly)) != 0;
+}
+
+const FlagSpec* FindFlag(const std::string& name, ServiceKind kind) {
   for (const FlagSpec& f : kFlags) {
-    if (name == f.name) return &f;
+    if (name == f.name && Serves(f, kind)) return &f;
   }
   return nullptr;
 }
@@ -54,7 +65,7 @@ std::string Trim(const std::string& s) {
   return s.substr(begin, end - begin + 1);
 }
 
-absl::Status ParseCommandLine(const std::vector<std::string>& args, Values* out) {
+absl::Status ParseCommandLine(const std::vector<std::string>& args, ServiceKind kind, Values* out) {
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg.rfind("--", 0) != 0) return absl::InvalidArgumentError(fmt::format("unexpected argument \"{}\"", arg));
@@ -67,13 +78,13 @@ absl::Status ParseCommandLine(const std::vector<std::string>& args, Values* out)
       if (i + 1 >= args.size()) return absl::InvalidArgumentError(fmt::format("--{} needs a value", name));
       value = args[++i];
     }
-    if (FindFlag(name) == nullptr) return absl::InvalidArgumentError(fmt::format("unknown flag --{}", name));
+    if (FindFlag(name, kind) == nullptr) return absl::InvalidArgumentError(fmt::format("unknown flag --{}", name));
     (*out)[name].push_back(value);
   }
   return absl::OkStatus();
 }
 
-absl::Status ParseConfigFile(const std::string& path, Values* out) {
+absl::Status ParseConfigFile(const std::string& path, ServiceKind kind, Values* out) {
   std::ifstream in(path);
   if (!in) return absl::InvalidArgumentError(fmt::format("--config: cannot read {}", path));
   std::string line;
@@ -85,7 +96,7 @@ absl::Status ParseConfigFile(const std::string& path, Values* out) {
       return absl::InvalidArgumentError(fmt::format("--config {}:{}: expected \"name = value\"", path, number));
     }
     const std::string name = Trim(content.substr(0, eq));
-    if (FindFlag(name) == nullptr || name == "config") {
+    if (FindFlag(name, kind) == nullptr || name == "config") {
       return absl::InvalidArgumentError(fmt::format("--config {}:{}: unknown setting \"{}\"", path, number, name));
     }
     (*out)[name].push_back(Trim(content.substr(eq + 1)));
@@ -99,9 +110,9 @@ std::string EnvName(const std::string& flag) {
   return name;
 }
 
-void ReadEnvironment(const GetEnv& getenv, Values* out) {
+void ReadEnvironment(const GetEnv& getenv, ServiceKind kind, Values* out) {
   for (const FlagSpec& f : kFlags) {
-    if (std::string(f.name) == "config") continue;
+    if (std::string(f.name) == "config" || !Serves(f, kind)) continue;
     const char* value = getenv(EnvName(f.name).c_str());
     if (value == nullptr) continue;
     std::vector<std::string>& values = (*out)[f.name];
@@ -152,7 +163,17 @@ absl::Status ReadTokenFile(const std::string& path, std::vector<std::string>* to
   return absl::OkStatus();
 }
 
-absl::StatusOr<ServerFlags> Interpret(const Values& v) {
+absl::Status CheckLoads(const std::vector<std::string>& loads) {
+  for (const std::string& load : loads) {
+    const size_t eq = load.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == load.size()) {
+      return absl::InvalidArgumentError(fmt::format("--load must be NAME=PATH, got \"{}\"", load));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ServerFlags> Interpret(const Values& v, ServiceKind kind) {
   ServerFlags f;
   auto one = [&](const char* name, std::string* out) {
     if (auto it = v.find(name); it != v.end() && !it->second.empty()) *out = it->second.back();
@@ -180,6 +201,16 @@ absl::StatusOr<ServerFlags> Interpret(const Values& v) {
   one("log-level", &f.log_level);
   one("log-format", &f.log_format);
   one("ready-file", &f.ready_file);
+  if (auto it = v.find("load"); it != v.end()) f.loads = it->second;
+  one("device", &f.device);
+  if (absl::Status s = integer("max-batch", 1, 4096, &f.max_batch); !s.ok()) return s;
+  if (auto it = v.find("max-kv-bytes"); it != v.end() && !it->second.empty()) {
+    const std::string& text = it->second.back();
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), f.max_kv_bytes);
+    if (ec != std::errc() || end != text.data() + text.size() || f.max_kv_bytes < 0) {
+      return absl::InvalidArgumentError(fmt::format("--max-kv-bytes must be an integer >= 0, got \"{}\"", text));
+    }
+  }
   if (auto it = v.find("shutdown-grace-seconds"); it != v.end() && !it->second.empty()) {
     int seconds = 0;
     if (absl::Status s = ParseInt("shutdown-grace-seconds", it->second.back(), 0, 86400, &seconds); !s.ok()) return s;
@@ -187,8 +218,15 @@ absl::StatusOr<ServerFlags> Interpret(const Values& v) {
   }
   if (absl::Status s = CheckListen(f.listen); !s.ok()) return s;
   if (f.model_roots.empty()) return absl::InvalidArgumentError("--model-root is required");
-  if (f.artifact_root.empty()) return absl::InvalidArgumentError("--artifact-root is required");
-  if (f.state_dir.empty()) return absl::InvalidArgumentError("--state-dir is required");
+  if (kind == ServiceKind::kConversion) {
+    if (f.artifact_root.empty()) return absl::InvalidArgumentError("--artifact-root is required");
+    if (f.state_dir.empty()) return absl::InvalidArgumentError("--state-dir is required");
+  } else {
+    if (absl::Status s = CheckLoads(f.loads); !s.ok()) return s;
+    if (f.device != "cpu" && f.device != "cuda" && f.device != "auto") {
+      return absl::InvalidArgumentError(fmt::format("--device must be cpu, cuda or auto, got \"{}\"", f.device));
+    }
+  }
   if (f.tls_cert.empty() != f.tls_key.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
   }
@@ -207,9 +245,10 @@ absl::StatusOr<ServerFlags> Interpret(const Values& v) {
 
 }  // namespace
 
-absl::StatusOr<ServerFlags> ParseServerFlags(const std::vector<std::string>& args, const GetEnv& getenv) {
+absl::StatusOr<ServerFlags> ParseServerFlags(const std::vector<std::string>& args, const GetEnv& getenv,
+                                             ServiceKind kind) {
   Values command_line;
-  if (absl::Status s = ParseCommandLine(args, &command_line); !s.ok()) return s;
+  if (absl::Status s = ParseCommandLine(args, kind, &command_line); !s.ok()) return s;
   Values merged;
   std::string config_path;
   if (auto it = command_line.find("config"); it != command_line.end()) {
@@ -218,20 +257,21 @@ absl::StatusOr<ServerFlags> ParseServerFlags(const std::vector<std::string>& arg
     config_path = env;
   }
   if (!config_path.empty()) {
-    if (absl::Status s = ParseConfigFile(config_path, &merged); !s.ok()) return s;
+    if (absl::Status s = ParseConfigFile(config_path, kind, &merged); !s.ok()) return s;
   }
   Values environment;
-  ReadEnvironment(getenv, &environment);
+  ReadEnvironment(getenv, kind, &environment);
   // Later sources replace earlier ones name by name (a repeatable list is replaced whole).
   for (const Values* source : {&environment, &command_line}) {
     for (const auto& [name, values] : *source) merged[name] = values;
   }
-  return Interpret(merged);
+  return Interpret(merged, kind);
 }
 
-std::string ServerFlagsUsage() {
+std::string ServerFlagsUsage(ServiceKind kind) {
   std::string usage;
   for (const FlagSpec& f : kFlags) {
+    if (!Serves(f, kind)) continue;
     usage += fmt::format("  --{:<24} {} (env {})\n", f.name, f.help, EnvName(f.name));
   }
   return usage;

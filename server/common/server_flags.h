@@ -1,6 +1,7 @@
 #ifndef TRANSMLA_SERVER_COMMON_SERVER_FLAGS_H_
 #define TRANSMLA_SERVER_COMMON_SERVER_FLAGS_H_
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -8,6 +9,9 @@
 #include "absl/status/statusor.h"
 
 namespace transmla::server {
+
+// Which binary the flags are for: each accepts its own flags and the common ones.
+enum class ServiceKind { kConversion, kInference };
 
 // Settings of a service binary. Each can come from, in increasing precedence: its default, a
 // config file (--config FILE: "name = value" lines, '#' comments, repeatable names repeated), the
@@ -32,16 +36,22 @@ struct ServerFlags {
   std::string log_format = "text";             // --log-format text|json
   double shutdown_grace_seconds = 10;          // --shutdown-grace-seconds S: SIGTERM waits this long for running jobs
   std::string ready_file;                      // --ready-file PATH: JSON with the bound ports, written once serving
+  // Inference only.
+  std::vector<std::string> loads;              // --load NAME=PATH (repeatable): models loaded at start
+  std::string device = "auto";                 // --device cpu|cuda|auto
+  int max_batch = 32;                          // --max-batch N: sequences of one model decoding together
+  int64_t max_kv_bytes = 0;                    // --max-kv-bytes N: KV-cache budget per model (0: unlimited)
 };
 
 using GetEnv = std::function<const char*(const char*)>;
 
 // Parses argv (argv[0] is the program) with the sources above. Fails with InvalidArgument naming
 // the flag (unknown flag, missing value, bad number, out of range, missing required setting).
-absl::StatusOr<ServerFlags> ParseServerFlags(const std::vector<std::string>& args, const GetEnv& getenv);
+absl::StatusOr<ServerFlags> ParseServerFlags(const std::vector<std::string>& args, const GetEnv& getenv,
+                                             ServiceKind kind = ServiceKind::kConversion);
 
 // One line per flag, for --help.
-std::string ServerFlagsUsage();
+std::string ServerFlagsUsage(ServiceKind kind = ServiceKind::kConversion);
 
 }  // namespace transmla::server
 

@@ -1,10 +1,10 @@
 #include "server/conversion/conversion_service.h"
 
 #include <charconv>
-#include <random>
 
 #include "fmt/format.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "server/common/server_setup.h"
 #include "server/common/status_mapping.h"
 #include "server/conversion/artifacts.h"
 #include "server/conversion/job_proto.h"
@@ -20,27 +20,6 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
 // How often a watcher re-checks for client cancellation and shutdown when nothing changes.
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(200);
-
-std::string RandomHex(int chars) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string out;
-  while (static_cast<int>(out.size()) < chars) out += fmt::format("{:016x}", rng());
-  return out.substr(0, chars);
-}
-
-// The caller's "x-request-id" (kept when short enough to log), or a new one; echoed back in the
-// initial metadata so a client can quote it when reporting a problem.
-std::string BeginCall(grpc::ServerContext* context) {
-  const auto& metadata = context->client_metadata();
-  std::string id;
-  if (auto it = metadata.find("x-request-id"); it != metadata.end() && it->second.size() <= 128) {
-    id.assign(it->second.data(), it->second.size());
-  } else {
-    id = RandomHex(16);
-  }
-  context->AddInitialMetadata("x-request-id", id);
-  return id;
-}
 
 }  // namespace
 

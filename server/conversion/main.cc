@@ -25,6 +25,7 @@
 #include "server/common/metrics.h"
 #include "server/common/path_guard.h"
 #include "server/common/server_flags.h"
+#include "server/common/server_setup.h"
 #include "server/conversion/conversion_service.h"
 #include "server/conversion/converter_runner.h"
 #include "spdlog/spdlog.h"
@@ -33,37 +34,6 @@ namespace transmla::server {
 namespace {
 
 constexpr const char* kServiceName = "transmla.v1.ConversionService";
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
-  std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError(fmt::format("{}: cannot read {}", flag, path));
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const ServerFlags& flags) {
-  if (flags.tls_cert.empty()) return grpc::InsecureServerCredentials();
-  grpc::SslServerCredentialsOptions options;
-  absl::StatusOr<std::string> cert = ReadPem(flags.tls_cert, "--tls-cert");
-  absl::StatusOr<std::string> key = ReadPem(flags.tls_key, "--tls-key");
-  if (!cert.ok()) return cert.status();
-  if (!key.ok()) return key.status();
-  options.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!flags.tls_client_ca.empty()) {
-    absl::StatusOr<std::string> ca = ReadPem(flags.tls_client_ca, "--tls-client-ca");
-    if (!ca.ok()) return ca.status();
-    options.pem_root_certs = *ca;
-    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  return grpc::SslServerCredentials(options);
-}
-
-// Written atomically (temp + rename) so a watcher never reads half of it.
-void WriteReadyFile(const std::string& path, int port, int metrics_port) {
-  if (path.empty()) return;
-  const std::string temp = path + ".tmp";
-  std::ofstream(temp) << fmt::format("{{\"port\": {}, \"metrics_port\": {}, \"pid\": {}}}\n", port, metrics_port, ::getpid());
-  std::rename(temp.c_str(), path.c_str());
-}
 
 absl::StatusOr<std::filesystem::path> MakeDirectory(const std::string& dir, const char* flag) {
   std::error_code ec;
@@ -109,7 +79,7 @@ int Serve(const ServerFlags& flags, const sigset_t& stop_signals) {
                  {*artifact_root, flags.concurrency, flags.queue_limit, flags.max_attempts}, &metrics);
   if (absl::Status s = queue.Start(); !s.ok()) return spdlog::critical("cannot start the job queue: {}", s.ToString()), 2;
 
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = MakeCredentials(flags);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = MakeServerCredentials(flags);
   if (!credentials.ok()) return spdlog::critical("{}", credentials.status().ToString()), 2;
   BearerTokenAuth auth(flags.auth_tokens);
   ConversionServiceImpl service(&queue, store->get(), &*models, &auth, &metrics);
@@ -125,7 +95,7 @@ int Serve(const ServerFlags& flags, const sigset_t& stop_signals) {
   health->SetServingStatus(true);
   health->SetServingStatus(kServiceName, true);
   spdlog::info("serving {} on port {} ({}; auth {}), metrics port {}, {} worker(s), artifacts in {}", kServiceName, port,
-               flags.tls_cert.empty() ? "plaintext" : (flags.tls_client_ca.empty() ? "TLS" : "mTLS"),
+               TransportName(flags),
                auth.enabled() ? "on" : "off", metrics_port, flags.concurrency, artifact_root->string());
   WriteReadyFile(flags.ready_file, port, metrics_port);
 

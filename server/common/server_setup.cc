@@ -1,0 +1,72 @@
+#include "server/common/server_setup.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+#include "fmt/format.h"
+#include "grpcpp/security/server_credentials.h"
+
+namespace transmla::server {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(fmt::format("{}: cannot read {}", flag, path));
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerFlags& flags) {
+  if (flags.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options;
+  absl::StatusOr<std::string> cert = ReadPem(flags.tls_cert, "--tls-cert");
+  absl::StatusOr<std::string> key = ReadPem(flags.tls_key, "--tls-key");
+  if (!cert.ok()) return cert.status();
+  if (!key.ok()) return key.status();
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!flags.tls_client_ca.empty()) {
+    absl::StatusOr<std::string> ca = ReadPem(flags.tls_client_ca, "--tls-client-ca");
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+void WriteReadyFile(const std::string& path, int port, int metrics_port) {
+  if (path.empty()) return;
+  const std::string temp = path + ".tmp";
+  std::ofstream(temp) << fmt::format("{{\"port\": {}, \"metrics_port\": {}, \"pid\": {}}}\n", port, metrics_port,
+                                     ::getpid());
+  std::rename(temp.c_str(), path.c_str());
+}
+
+std::string RandomHex(int chars) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string out;
+  while (static_cast<int>(out.size()) < chars) out += fmt::format("{:016x}", rng());
+  return out.substr(0, chars);
+}
+
+std::string BeginCall(grpc::ServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  std::string id;
+  if (auto it = metadata.find("x-request-id"); it != metadata.end() && it->second.size() <= 128) {
+    id.assign(it->second.data(), it->second.size());
+  } else {
+    id = RandomHex(16);
+  }
+  context->AddInitialMetadata("x-request-id", id);
+  return id;
+}
+
+std::string TransportName(const ServerFlags& flags) {
+  if (flags.tls_cert.empty()) return "plaintext";
+  return flags.tls_client_ca.empty() ? "TLS" : "mTLS";
+}
+
+}  // namespace transmla::server
