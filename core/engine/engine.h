@@ -45,6 +45,9 @@ class Engine {
   // KV-cache bytes one token occupies across all layers, as this engine stores it.
   virtual int64_t KvBytesPerToken() const = 0;
   virtual int64_t NumParameters() const = 0;
+  // How the weights are held ("f32", "bf16", ...) and their bytes.
+  virtual std::string WeightDType() const { return "f32"; }
+  virtual int64_t WeightBytes() const { return NumParameters() * 4; }
 
   virtual std::unique_ptr<Sequence> NewSequence() = 0;
 

@@ -88,9 +88,17 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> MakeEvalSequences(const Tokeni
 
 absl::StatusOr<PerplexityResult> ComputePerplexity(Engine& engine, const Tokenizer& tokenizer, std::string_view text,
                                                    const PerplexityOptions& options) {
-  if (options.batch < 1) return absl::InvalidArgumentError(fmt::format("batch must be >= 1, got {}", options.batch));
   ASSIGN_OR_RETURN(std::vector<std::vector<int32_t>> sequences, MakeEvalSequences(tokenizer, text, options));
+  return ComputePerplexity(engine, sequences, options);
+}
+
+absl::StatusOr<PerplexityResult> ComputePerplexity(Engine& engine, const std::vector<std::vector<int32_t>>& sequences,
+                                                   const PerplexityOptions& options) {
+  if (options.batch < 1) return absl::InvalidArgumentError(fmt::format("batch must be >= 1, got {}", options.batch));
   if (sequences.empty()) return absl::InvalidArgumentError("no text to evaluate (no sequence of 2 or more tokens)");
+  for (const std::vector<int32_t>& sequence : sequences) {
+    if (sequence.size() < 2) return absl::InvalidArgumentError("every sequence needs 2 or more tokens");
+  }
   const int64_t vocab = engine.config().vocab_size;
   PerplexityResult result;
   double total_nll = 0;

@@ -45,6 +45,11 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> MakeEvalSequences(const Tokeni
 absl::StatusOr<PerplexityResult> ComputePerplexity(Engine& engine, const Tokenizer& tokenizer, std::string_view text,
                                                    const PerplexityOptions& options);
 
+// The same over given token sequences (each predicts its tokens after the first); `options` gives
+// the batch and progress only.
+absl::StatusOr<PerplexityResult> ComputePerplexity(Engine& engine, const std::vector<std::vector<int32_t>>& sequences,
+                                                   const PerplexityOptions& options);
+
 }  // namespace transmla
 
 #endif  // TRANSMLA_CORE_EVAL_PERPLEXITY_H_

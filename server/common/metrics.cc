@@ -6,8 +6,7 @@
 namespace transmla::server {
 
 ConversionMetrics::ConversionMetrics()
-    : registry_(std::make_shared<prometheus::Registry>()),
-      jobs_(prometheus::BuildGauge().Name("transmla_jobs").Help("Jobs per state").Register(*registry_)),
+    : jobs_(prometheus::BuildGauge().Name("transmla_jobs").Help("Jobs per state").Register(*registry_)),
       submitted_(prometheus::BuildCounter()
                      .Name("transmla_jobs_submitted_total")
                      .Help("Jobs accepted by SubmitJob")
@@ -36,7 +35,7 @@ ConversionMetrics::ConversionMetrics()
                       .Help("Calls that ended with a non-OK status")
                       .Register(*registry_)) {}
 
-absl::StatusOr<int> ConversionMetrics::Serve(const std::string& address, int port) {
+absl::StatusOr<int> MetricsEndpoint::Serve(const std::string& address, int port) {
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(fmt::format("{}:{}", address, port));
   } catch (const std::exception& e) {
@@ -67,7 +66,7 @@ void ConversionMetrics::RpcError(const std::string& method, const std::string& c
   rpc_errors_.Add({{"method", method}, {"code", code}}).Increment();
 }
 
-std::string ConversionMetrics::Scrape() const {
+std::string MetricsEndpoint::Scrape() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

@@ -14,6 +14,25 @@
 
 namespace transmla::server {
 
+// A Prometheus registry with its own HTTP endpoint (so scraping never competes with, or needs the
+// credentials of, the gRPC listener).
+class MetricsEndpoint {
+ public:
+  MetricsEndpoint() : registry_(std::make_shared<prometheus::Registry>()) {}
+
+  // Starts the HTTP endpoint on address:port (port 0: any free port). Returns the bound port.
+  absl::StatusOr<int> Serve(const std::string& address, int port);
+
+  // The text exposition of every metric (tests; the endpoint serves the same).
+  std::string Scrape() const;
+
+ protected:
+  std::shared_ptr<prometheus::Registry> registry_;
+
+ private:
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
 // The conversion service's Prometheus metrics, served on their own port (so scraping never
 // competes with, or needs the credentials of, the gRPC listener).
 //   transmla_jobs{state}                        gauge: jobs per state now
@@ -23,12 +42,9 @@ namespace transmla::server {
 //   transmla_artifact_bytes_written_total       counter: bytes of published artifacts
 //   transmla_artifact_bytes_served_total        counter: bytes sent by ReadArtifact
 //   transmla_rpc_errors_total{method,code}      counter: calls that ended with a non-OK status
-class ConversionMetrics {
+class ConversionMetrics : public MetricsEndpoint {
  public:
   ConversionMetrics();
-
-  // Starts the HTTP endpoint on address:port (port 0: any free port). Returns the bound port.
-  absl::StatusOr<int> Serve(const std::string& address, int port);
 
   void SetJobs(const std::string& state, double count);
   void JobSubmitted();
@@ -37,12 +53,7 @@ class ConversionMetrics {
   void ArtifactBytesServed(double bytes);
   void RpcError(const std::string& method, const std::string& code);
 
-  // The text exposition of every metric (tests; the endpoint serves the same).
-  std::string Scrape() const;
-
  private:
-  std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
   prometheus::Family<prometheus::Gauge>& jobs_;
   prometheus::Counter& submitted_;
   prometheus::Family<prometheus::Counter>& finished_;
