@@ -39,6 +39,9 @@ const std::map<std::string, Preset>& Presets() {
       // ~100M parameters with a 32K vocabulary (Llama-2 tokenizer size).
       {"llama-100m", {768, 2048, 12, 12, 4, 32000, 2048, 10000.0}},
       {"tiny", {64, 172, 2, 8, 4, 512, 512, 10000.0, false, false, true}},
+      // ~30M parameters, stories260K's vocabulary: slow enough on CPU (a few ms a token) that
+      // serving tests can cancel or unload mid-generation.
+      {"serving-test", {512, 1536, 8, 8, 4, 512, 2048, 10000.0}},
   };
   return presets;
 }

@@ -20,21 +20,32 @@ namespace transmla::testing {
 namespace fs = std::filesystem;
 
 std::unique_ptr<ServerProcess> ServerProcess::Start(const Options& options) {
-  fs::create_directories(options.state_dir);
-  const fs::path ready = options.state_dir / "ready.json";
-  const fs::path log = options.state_dir / "server.log";
-  fs::remove(ready);
   std::vector<std::string> args = {TRANSMLA_SERVER_BINARY,
-                                   "--listen", "127.0.0.1:0",
                                    "--model-root", options.model_root.string(),
                                    "--artifact-root", options.artifact_root.string(),
                                    "--state-dir", options.state_dir.string(),
-                                   "--concurrency", std::to_string(options.concurrency),
-                                   "--metrics-port", "0",
-                                   "--metrics-address", "127.0.0.1",
-                                   "--ready-file", ready.string(),
-                                   "--log-level", "debug"};
+                                   "--concurrency", std::to_string(options.concurrency)};
   args.insert(args.end(), options.extra_flags.begin(), options.extra_flags.end());
+  return Launch(std::move(args), options.state_dir);
+}
+
+std::unique_ptr<ServerProcess> ServerProcess::StartInference(const fs::path& model_root, const fs::path& scratch,
+                                                             const std::vector<std::string>& extra_flags) {
+  std::vector<std::string> args = {TRANSMLA_INFERENCE_SERVER_BINARY, "--model-root", model_root.string()};
+  args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+  return Launch(std::move(args), scratch);
+}
+
+std::unique_ptr<ServerProcess> ServerProcess::Launch(std::vector<std::string> args, const fs::path& scratch) {
+  fs::create_directories(scratch);
+  const fs::path ready = scratch / "ready.json";
+  const fs::path log = scratch / "server.log";
+  fs::remove(ready);
+  for (const char* flag : {"--listen", "127.0.0.1:0", "--metrics-port", "0", "--metrics-address", "127.0.0.1",
+                           "--log-level", "debug", "--ready-file"}) {
+    args.push_back(flag);
+  }
+  args.push_back(ready.string());
   const pid_t pid = fork();
   if (pid == 0) {
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);

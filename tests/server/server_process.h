@@ -13,7 +13,7 @@
 
 namespace transmla::testing {
 
-// A real transmla-convert-server process on a loopback port chosen by the kernel (--listen
+// A real transmla-convert-server (or transmla-inference-server) process on a loopback port chosen by the kernel (--listen
 // 127.0.0.1:0; the bound ports come back through --ready-file). Its log goes to <state_dir>/server.log.
 class ServerProcess {
  public:
@@ -27,6 +27,10 @@ class ServerProcess {
 
   // Starts the server and waits (up to 60 s) until it serves. Returns nullptr after ADD_FAILURE.
   static std::unique_ptr<ServerProcess> Start(const Options& options);
+  // The same for transmla-inference-server; its ready file and log live in `scratch`.
+  static std::unique_ptr<ServerProcess> StartInference(const std::filesystem::path& model_root,
+                                                       const std::filesystem::path& scratch,
+                                                       const std::vector<std::string>& extra_flags);
   ~ServerProcess();  // SIGKILL if still running
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -45,6 +49,7 @@ class ServerProcess {
 
  private:
   ServerProcess(pid_t pid, std::filesystem::path log) : pid_(pid), log_(std::move(log)) {}
+  static std::unique_ptr<ServerProcess> Launch(std::vector<std::string> args, const std::filesystem::path& scratch);
 
   pid_t pid_;
   std::filesystem::path log_;
