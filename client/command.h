@@ -35,6 +35,9 @@ Command HealthCommand();
 std::vector<Command> JobsCommands();
 // `transmla convert --server`: submit, watch, download.
 absl::Status RunRemoteConvert(const Flags& flags);
+// `transmla generate --server`: GenerateStream, text printed as it comes.
+absl::Status RunRemoteGenerate(const Flags& flags);
+std::vector<Command> ModelsCommands();
 #endif
 
 }  // namespace transmla::cli

@@ -17,6 +17,7 @@ std::vector<Command> AllCommands() {
 #ifdef TRANSMLA_WITH_GRPC
   commands.push_back(transmla::cli::HealthCommand());
   for (Command& jobs : transmla::cli::JobsCommands()) commands.push_back(std::move(jobs));
+  for (Command& models : transmla::cli::ModelsCommands()) commands.push_back(std::move(models));
 #endif
   return commands;
 }

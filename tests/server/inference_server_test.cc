@@ -8,7 +8,9 @@
 #include "core/engine/model_loader.h"
 #include "core/eval/perplexity.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "nlohmann/json.hpp"
 #include "tests/server/inference_fixture.h"
+#include "tests/testing/run_command.h"
 #include "tests/testing/test_paths.h"
 
 namespace transmla::testing {
@@ -273,6 +275,66 @@ TEST_F(InferenceServerTest, PerplexityOfTextMatchesInProcess) {
   ASSERT_TRUE(expected.ok());
   EXPECT_NEAR(response.perplexity(), expected->ppl, 1e-9 * expected->ppl);
   EXPECT_EQ(response.tokens(), expected->tokens);
+}
+
+}  // namespace
+}  // namespace transmla::testing
+
+namespace transmla::testing {
+namespace {
+
+CommandResult Cli(std::vector<std::string> args) {
+  args.insert(args.begin(), CliBinary().string());
+  return RunCommand(args);
+}
+
+TEST_F(InferenceServerTest, CliGeneratesThroughTheServerAndManagesModels) {
+  StartServer({"stories=stories260K"});
+  const CommandResult local = Cli({"generate", "--model", BundledModelDir().string(), "--prompt", "Once upon a time",
+                                   "--max-tokens", "32", "--json"});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  const CommandResult remote = Cli({"generate", "--server", server_->address(), "--model", "stories", "--prompt",
+                                    "Once upon a time", "--max-tokens", "32", "--json"});
+  ASSERT_EQ(remote.exit_code, 0) << remote.err;
+  const nlohmann::json a = nlohmann::json::parse(local.out), b = nlohmann::json::parse(remote.out);
+  EXPECT_EQ(a["token_ids"], b["token_ids"]);
+  EXPECT_EQ(a["text"], b["text"]);
+  EXPECT_EQ(a["prompt_tokens"], b["prompt_tokens"]);
+  EXPECT_EQ(a["finish_reason"], b["finish_reason"]);
+  const CommandResult streamed = Cli({"generate", "--server", server_->address(), "--model", "stories", "--prompt",
+                                      "Once upon a time", "--max-tokens", "32"});
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+  EXPECT_EQ(streamed.out, b["text"].get<std::string>() + "\n");
+
+  const CommandResult load = Cli({"models", "load", "copy", "--path", "stories260K", "--server", server_->address()});
+  ASSERT_EQ(load.exit_code, 0) << load.err;
+  EXPECT_NE(load.out.find("ready"), std::string::npos) << load.out;
+  const CommandResult list = Cli({"models", "list", "--server", server_->address(), "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(nlohmann::json::parse(list.out)["models"].size(), 2u) << list.out;
+  ASSERT_EQ(Cli({"models", "unload", "copy", "--server", server_->address()}).exit_code, 0);
+  const CommandResult gone = Cli({"models", "get", "copy", "--server", server_->address()});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_NE(gone.err.find("GetModel"), std::string::npos) << gone.err;
+}
+
+TEST_F(InferenceServerTest, PythonClientStreamsAGeneration) {
+  if (std::string(TRANSMLA_PYTHON).empty() || std::string(TRANSMLA_GRPC_PYTHON_PLUGIN).empty()) {
+    GTEST_SKIP() << "no /usr/bin/python3 or grpc_python_plugin at configure time";
+  }
+  StartServer({"stories=stories260K"});
+  const CommandResult result = RunCommand(
+      {TRANSMLA_PYTHON, std::string(TRANSMLA_SOURCE_DIR) + "/tests/python/inference_client.py", "--address",
+       server_->address(), "--proto-root", TRANSMLA_PROTO_ROOT, "--protoc", TRANSMLA_PROTOC, "--plugin",
+       TRANSMLA_GRPC_PYTHON_PLUGIN, "--model", "stories", "--prompt", "Once upon a time", "--max-tokens", "32"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const nlohmann::json summary = nlohmann::json::parse(result.out);
+  const GenerationResult expected = InProcess("Once upon a time", 32);
+  EXPECT_EQ(summary["models"], nlohmann::json::array({"stories"}));
+  EXPECT_EQ(summary["token_ids"].get<std::vector<int32_t>>(), expected.token_ids);
+  EXPECT_EQ(summary["text"], expected.text);
+  EXPECT_EQ(summary["completion_tokens"], static_cast<int>(expected.token_ids.size()));
+  EXPECT_GT(summary["chunks"].get<int>(), 10);
 }
 
 }  // namespace
