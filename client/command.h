@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "client/flags.h"
+#include "core/eval/ab_benchmark.h"
 #ifdef TRANSMLA_WITH_GRPC
 #include "client/remote/channel.h"
 #endif
@@ -30,6 +31,9 @@ Command GenerateCommand();
 Command PerplexityCommand();
 Command TokenizeCommand();
 Command ConvertCommand();
+Command BenchCommand();
+// The workload flags of `transmla bench`.
+absl::StatusOr<AbBenchmarkSpec> ReadBenchSpec(const Flags& flags);
 #ifdef TRANSMLA_WITH_GRPC
 Command HealthCommand();
 std::vector<Command> JobsCommands();
@@ -38,6 +42,8 @@ absl::Status RunRemoteConvert(const Flags& flags);
 // `transmla generate --server`: GenerateStream, text printed as it comes.
 absl::Status RunRemoteGenerate(const Flags& flags);
 std::vector<Command> ModelsCommands();
+// `transmla bench --server`: the InferenceService's Benchmark, progress on a bar.
+absl::StatusOr<AbBenchmarkResult> RunRemoteBench(const Flags& flags, const AbBenchmarkSpec& spec);
 #endif
 
 }  // namespace transmla::cli

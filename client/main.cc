@@ -13,7 +13,8 @@ using transmla::cli::Command;
 
 std::vector<Command> AllCommands() {
   std::vector<Command> commands = {transmla::cli::ConvertCommand(), transmla::cli::GenerateCommand(),
-                                   transmla::cli::PerplexityCommand(), transmla::cli::TokenizeCommand()};
+                                   transmla::cli::PerplexityCommand(), transmla::cli::TokenizeCommand(),
+                                   transmla::cli::BenchCommand()};
 #ifdef TRANSMLA_WITH_GRPC
   commands.push_back(transmla::cli::HealthCommand());
   for (Command& jobs : transmla::cli::JobsCommands()) commands.push_back(std::move(jobs));

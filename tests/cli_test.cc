@@ -110,3 +110,34 @@ TEST(CliTest, ErrorsAreOneLineWithUsageExitCodes) {
 
 }  // namespace
 }  // namespace transmla
+
+namespace transmla {
+namespace {
+
+TEST(CliBenchTest, SideBySideTableJsonAndChart) {
+  const std::filesystem::path dir = transmla::testing::MakeTempDir("cli_bench");
+  const std::string json = (dir / "bench.json").string(), png = (dir / "bench.png").string();
+  const transmla::testing::CommandResult r = transmla::testing::RunCommand(
+      {transmla::testing::CliBinary().string(), "bench", "--model-a", transmla::testing::BundledModelDir().string(),
+       "--model-b", transmla::testing::BundledModelDir().string(), "--batch", "2", "--prompt-len", "8", "--output-len",
+       "4", "--context-lengths", "16,32", "--out-json", json, "--out-png", png});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("decode tokens/s @ 32"), std::string::npos) << r.out;
+  std::ifstream in(json);
+  const nlohmann::json report = nlohmann::json::parse(in);
+  EXPECT_EQ(report["a"]["contexts"].size(), 2u);
+  EXPECT_EQ(report["b"]["kv_bytes_per_token"], report["a"]["kv_bytes_per_token"]);
+  std::ifstream image(png, std::ios::binary);
+  std::string signature(8, '\0');
+  image.read(signature.data(), 8);
+  EXPECT_EQ(signature, "\x89PNG\r\n\x1a\n");
+  EXPECT_GT(std::filesystem::file_size(png), 10000u);
+  const transmla::testing::CommandResult bad = transmla::testing::RunCommand(
+      {transmla::testing::CliBinary().string(), "bench", "--model-a", transmla::testing::BundledModelDir().string(),
+       "--model-b", transmla::testing::BundledModelDir().string(), "--context-lengths", "16,x"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--context-lengths"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace transmla

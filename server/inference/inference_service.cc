@@ -4,6 +4,7 @@
 #include "fmt/format.h"
 #include "server/common/server_setup.h"
 #include "server/common/status_mapping.h"
+#include "server/inference/benchmark_proto.h"
 #include "server/inference/request_conversion.h"
 #include "spdlog/spdlog.h"
 
@@ -191,12 +192,51 @@ grpc::Status InferenceServiceImpl::Perplexity(grpc::ServerContext* context, cons
   return Done("Perplexity", id, request->model(), status);
 }
 
+absl::Status InferenceServiceImpl::RunBenchmark(grpc::ServerContext* context, const v1::BenchmarkRequest& request,
+                                                grpc::ServerWriter<v1::BenchmarkEvent>* writer) {
+  absl::StatusOr<AbBenchmarkSpec> spec = BenchmarkSpecFromProto(request);
+  if (!spec.ok()) return spec.status();
+  absl::StatusOr<std::shared_ptr<HostedModel>> a = registry_->Find(request.model_a());
+  if (!a.ok()) return a.status();
+  absl::StatusOr<std::shared_ptr<HostedModel>> b = registry_->Find(request.model_b());
+  if (!b.ok()) return b.status();
+  absl::StatusOr<ServingLoop*> loop_a = (*a)->Loop();
+  if (!loop_a.ok()) return loop_a.status();
+  absl::StatusOr<ServingLoop*> loop_b = (*b)->Loop();
+  if (!loop_b.ok()) return loop_b.status();
+  absl::StatusOr<AbBenchmarkResult> result = absl::InternalError("not run");
+  auto progress = [&](const AbBenchmarkProgress& p) {
+    v1::BenchmarkEvent event;
+    event.set_stage(p.stage);
+    event.set_done(p.done);
+    event.set_total(p.total);
+    return !context->IsCancelled() && writer->Write(event);
+  };
+  // Both engines to the benchmark alone, so the numbers are not mixed with live traffic.
+  (*loop_a)->RunExclusive([&](LoadedModel& model_a) {
+    auto run = [&](LoadedModel& model_b) {
+      result = RunAbBenchmark(model_a, request.model_a(), model_b, request.model_b(), *spec, progress);
+    };
+    if (*loop_a == *loop_b) {
+      run(model_a);
+    } else {
+      (*loop_b)->RunExclusive(run);
+    }
+  });
+  if (!result.ok()) return result.status();
+  v1::BenchmarkEvent last;
+  last.set_stage("done");
+  *last.mutable_result() = BenchmarkResultToProto(*result);
+  writer->Write(last);
+  return absl::OkStatus();
+}
+
 grpc::Status InferenceServiceImpl::Benchmark(grpc::ServerContext* context, const v1::BenchmarkRequest* request,
-                                             grpc::ServerWriter<v1::BenchmarkEvent>*) {
+                                             grpc::ServerWriter<v1::BenchmarkEvent>* writer) {
   const std::string id = BeginCall(context);
   absl::Status status = CheckCall(context);
-  if (status.ok()) status = absl::UnimplementedError("Benchmark is not implemented yet");
-  return Done("Benchmark", id, request->model_a(), status);
+  if (status.ok()) status = RunBenchmark(context, *request, writer);
+  return Done("Benchmark", id, request->model_a() + "," + request->model_b(), status);
 }
 
 }  // namespace transmla::server

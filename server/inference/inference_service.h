@@ -49,6 +49,8 @@ class InferenceServiceImpl final : public transmla::v1::InferenceService::Servic
                                                  const transmla::v1::GenerateRequest& request,
                                                  const std::function<bool(const GenerationChunk&)>& emit);
   absl::Status RunPerplexity(const transmla::v1::PerplexityRequest& request, transmla::v1::PerplexityResponse* out);
+  absl::Status RunBenchmark(grpc::ServerContext* context, const transmla::v1::BenchmarkRequest& request,
+                            grpc::ServerWriter<transmla::v1::BenchmarkEvent>* writer);
 
   ModelRegistry* registry_;
   const BearerTokenAuth* auth_;

@@ -1,6 +1,7 @@
 // End-to-end: a real transmla-inference-server on a loopback port, real gRPC clients.
 #include <signal.h>
 
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -335,6 +336,33 @@ TEST_F(InferenceServerTest, PythonClientStreamsAGeneration) {
   EXPECT_EQ(summary["text"], expected.text);
   EXPECT_EQ(summary["completion_tokens"], static_cast<int>(expected.token_ids.size()));
   EXPECT_GT(summary["chunks"].get<int>(), 10);
+}
+
+}  // namespace
+}  // namespace transmla::testing
+
+namespace transmla::testing {
+namespace {
+
+TEST_F(InferenceServerTest, BenchmarkThroughTheServerComparesTwoLoadedModels) {
+  StartServer({"a=stories260K", "b=stories260K"});
+  const std::filesystem::path json = dir_ / "bench.json";
+  const CommandResult r = RunCommand({CliBinary().string(), "bench", "--server", server_->address(), "--model-a", "a",
+                                      "--model-b", "b", "--batch", "2", "--prompt-len", "8", "--output-len", "4",
+                                      "--context-lengths", "16,32", "--quality-text", BundledTextFile().string(),
+                                      "--quality-documents", "5", "--out-json", json.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(json);
+  const nlohmann::json report = nlohmann::json::parse(in);
+  EXPECT_EQ(report["a"]["model"], "a");
+  EXPECT_EQ(report["b"]["model"], "b");
+  EXPECT_EQ(report["a"]["contexts"].size(), 2u);
+  EXPECT_EQ(report["quality"]["top1_agreement"], 1.0);
+  EXPECT_NEAR(report["a"]["perplexity"].get<double>(), report["b"]["perplexity"].get<double>(), 1e-9);
+  const CommandResult unknown = RunCommand({CliBinary().string(), "bench", "--server", server_->address(),
+                                            "--model-a", "a", "--model-b", "nope"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("Benchmark"), std::string::npos) << unknown.err;
 }
 
 }  // namespace
