@@ -344,6 +344,22 @@ TEST_F(InferenceServerTest, PythonClientStreamsAGeneration) {
 namespace transmla::testing {
 namespace {
 
+TEST_F(InferenceServerTest, GrpcurlExamplesWorkAsWritten) {
+  if (std::string(TRANSMLA_PYTHON).empty()) GTEST_SKIP() << "no /usr/bin/python3 at configure time";
+  StartServer({"stories=stories260K"});
+  const std::string source = TRANSMLA_SOURCE_DIR;
+  const CommandResult result = RunCommand(
+      {TRANSMLA_PYTHON, source + "/tests/python/grpcurl_replay.py", "--address", server_->address(), "--markdown",
+       source + "/docs/inference_server.md", "--only", "InferenceService", "--reflection-proto-root",
+       source + "/tests/python/proto", "--protoc", TRANSMLA_PROTOC});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const nlohmann::json replay = nlohmann::json::parse(result.out);
+  ASSERT_EQ(replay["ran"].size(), 4u) << result.out;
+  EXPECT_NE(replay["ran"][2]["output"].get<std::string>().find("\"finishReason\": \"length\""), std::string::npos)
+      << result.out;
+  EXPECT_NE(replay["ran"][3]["output"].get<std::string>().find("perplexity"), std::string::npos) << result.out;
+}
+
 TEST_F(InferenceServerTest, BenchmarkThroughTheServerComparesTwoLoadedModels) {
   StartServer({"a=stories260K", "b=stories260K"});
   const std::filesystem::path json = dir_ / "bench.json";
