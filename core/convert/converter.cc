@@ -161,8 +161,14 @@ class Conversion {
     return writer_->WriteFloats(name, values.data(), values.size());
   }
 
-  // Converts, folds and writes block `i`; advances the calibration stream through it.
-  absl::StatusOr<nlohmann::json> ConvertLayer(int64_t i, LayerwiseCalibration* calibration) {
+  // Converts, folds and writes block `i`; advances the calibration stream through it. `cancelled`
+  // is polled between the steps of the layer (each well under a second at 8B scale).
+  absl::StatusOr<nlohmann::json> ConvertLayer(int64_t i, LayerwiseCalibration* calibration,
+                                              const CancelCheck& cancelled) {
+    auto check = [&cancelled]() -> absl::Status {
+      if (cancelled && cancelled()) return absl::CancelledError("conversion cancelled");
+      return absl::OkStatus();
+    };
     const std::string p = fmt::format("model.layers.{}.", i);
     ASSIGN_OR_RETURN(GqaLayer gqa, ReadGqaLayer(store_, config_, i));
     ASSIGN_OR_RETURN(VecD input_norm, ReadVector(store_, p + "input_layernorm.weight", config_.hidden_size));
@@ -184,8 +190,10 @@ class Conversion {
     std::unique_ptr<cpu::DecoderLayer> best_layer;
     double best_error = INFINITY;
     for (double balance : candidates) {
+      RETURN_IF_ERROR(check());
       nlohmann::json candidate_report = {{"layer", i}};
       ASSIGN_OR_RETURN(MlaLayer mla, converter_->Convert(i, gqa, moment, balance, &candidate_report));
+      RETURN_IF_ERROR(check());
       if (refit) {
         const RefitResult r = RefitValueUpProjection(config_, gqa, layout_.shape, converter_->rope_frequencies(),
                                                      normed, calibration->slices(), &mla);
@@ -198,6 +206,7 @@ class Conversion {
       std::unique_ptr<cpu::DecoderLayer> layer;
       double error = 0;
       if (calibration != nullptr) {
+        RETURN_IF_ERROR(check());
         ASSIGN_OR_RETURN(layer, BuildCalibrationLayer(i, mla));
         if (reference) {
           error = (calibration->Run(*layer) - *reference).squaredNorm() / reference->squaredNorm();
@@ -218,10 +227,13 @@ class Conversion {
 
     for (const char* name : {"input_layernorm.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight",
                              "mlp.up_proj.weight"}) {
+      RETURN_IF_ERROR(check());
       RETURN_IF_ERROR(Copy(p + name, p + name, 1.0));
     }
+    RETURN_IF_ERROR(check());
     RETURN_IF_ERROR(Copy(p + "mlp.down_proj.weight", p + "mlp.down_proj.weight", residual_scale_));
     for (const NamedTensor& t : AttentionTensors(best, i, layout_, residual_scale_)) RETURN_IF_ERROR(Write(t.name, t.values));
+    RETURN_IF_ERROR(check());
     if (calibration != nullptr) calibration->Advance(*best_layer);
     DropSourcePages(p);
     return report;
@@ -340,7 +352,7 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
   run.DropSourcePages("model.embed_tokens.");
   for (int64_t i = 0; i < n_layers; ++i) {
     if (cancelled && cancelled()) return absl::CancelledError("conversion cancelled");
-    ASSIGN_OR_RETURN(nlohmann::json layer_report, run.ConvertLayer(i, calibration.get()));
+    ASSIGN_OR_RETURN(nlohmann::json layer_report, run.ConvertLayer(i, calibration.get(), cancelled));
     layers.push_back(std::move(layer_report));
     if (progress) progress({"convert", i + 1, n_layers, run.bytes()});
   }

@@ -14,6 +14,7 @@ namespace transmla::convert {
 namespace {
 
 using ::transmla::testing::BundledModelDir;
+using ::transmla::testing::BundledTextFile;
 using ::transmla::testing::MakeTempDir;
 
 std::vector<float> Logits(Engine& engine, const std::vector<int32_t>& ids) {
@@ -83,6 +84,23 @@ TEST(ExactConversionTest, RejectsShapeOptionsAndLeavesNothingOnCancel) {
   const absl::StatusOr<nlohmann::json> result =
       ConvertModel(BundledModelDir(), dir / "b", options, nullptr, [&] { return ++polls > 2; });
   EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(std::filesystem::is_empty(dir)) << "staging files left behind";
+}
+
+TEST(DeepseekConversionTest, CancelLandsInsideTheFirstLayer) {
+  const std::filesystem::path dir = MakeTempDir("cancel_in_layer");
+  ConversionOptions options;
+  options.calibration.text = BundledTextFile();
+  options.calibration.samples = 16;
+  int polls = 0, layers_done = 0;
+  // The first poll is before layer 0; the next ones are inside it (balance candidates, refit...).
+  const absl::StatusOr<nlohmann::json> result = ConvertModel(
+      BundledModelDir(), dir / "mla", options, [&](const ConversionProgress& p) {
+        if (p.stage == "convert") layers_done = static_cast<int>(p.done);
+      },
+      [&] { return ++polls > 3; });
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(layers_done, 0) << "the cancel waited for a layer boundary";
   EXPECT_TRUE(std::filesystem::is_empty(dir)) << "staging files left behind";
 }
 
