@@ -1,5 +1,7 @@
 #include "server/common/server_setup.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,7 +20,33 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+int stop_pipe[2] = {-1, -1};
+
+void NoteStopSignal(int signal_number) {
+  const char byte = static_cast<char>(signal_number);
+  const int saved = errno;
+  (void)!::write(stop_pipe[1], &byte, 1);
+  errno = saved;
+}
+
 }  // namespace
+
+void InstallStopSignalHandlers() {
+  if (::pipe(stop_pipe) != 0) return;
+  struct sigaction action {};
+  action.sa_handler = NoteStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+int WaitForStopSignal() {
+  char byte = 0;
+  while (::read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  return byte;
+}
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerFlags& flags) {
   if (flags.tls_cert.empty()) return grpc::InsecureServerCredentials();

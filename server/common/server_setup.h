@@ -25,6 +25,12 @@ std::string BeginCall(grpc::ServerContext* context);
 // `chars` random lowercase hex digits.
 std::string RandomHex(int chars);
 
+// SIGTERM and SIGINT handlers that only note the signal: whichever thread the kernel delivers it to
+// (libraries such as OpenBLAS start threads before main, with the default mask), the process is
+// never killed by it, and WaitForStopSignal() returns its number. Call first thing in main.
+void InstallStopSignalHandlers();
+int WaitForStopSignal();
+
 // "plaintext", "TLS" or "mTLS", for the start-up log line.
 std::string TransportName(const ServerFlags& flags);
 

@@ -55,7 +55,7 @@ absl::Status LockStateDirectory(const std::filesystem::path& state_dir) {
   return absl::OkStatus();  // the descriptor stays open for the life of the process
 }
 
-int Serve(const ServerFlags& flags, const sigset_t& stop_signals) {
+int Serve(const ServerFlags& flags) {
   absl::StatusOr<std::filesystem::path> artifact_root = MakeDirectory(flags.artifact_root, "--artifact-root");
   absl::StatusOr<std::filesystem::path> state_dir = MakeDirectory(flags.state_dir, "--state-dir");
   for (const auto* dir : {&artifact_root, &state_dir}) {
@@ -99,8 +99,7 @@ int Serve(const ServerFlags& flags, const sigset_t& stop_signals) {
                auth.enabled() ? "on" : "off", metrics_port, flags.concurrency, artifact_root->string());
   WriteReadyFile(flags.ready_file, port, metrics_port);
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number = WaitForStopSignal();
   spdlog::info("received signal {}: draining", signal_number);
   health->SetServingStatus(false);
   health->SetServingStatus(kServiceName, false);
@@ -116,13 +115,7 @@ int Serve(const ServerFlags& flags, const sigset_t& stop_signals) {
 }  // namespace transmla::server
 
 int main(int argc, char** argv) {
-  // Block the stop signals before any thread exists, so every thread inherits the mask and the
-  // main thread alone receives them through sigwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  transmla::server::InstallStopSignalHandlers();
 
   const std::vector<std::string> args(argv, argv + argc);
   if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
@@ -138,5 +131,5 @@ int main(int argc, char** argv) {
     return 2;
   }
   transmla::server::ConfigureLogging(flags->log_level, flags->log_format);
-  return transmla::server::Serve(*flags, stop_signals);
+  return transmla::server::Serve(*flags);
 }

@@ -87,7 +87,7 @@ void WaitForIdle(const ModelRegistry& registry, absl::Duration grace) {
   spdlog::warn("shutdown grace elapsed with requests still running; they end with ABORTED");
 }
 
-int Serve(const ServerFlags& flags, const sigset_t& stop_signals) {
+int Serve(const ServerFlags& flags) {
   std::vector<std::filesystem::path> roots(flags.model_roots.begin(), flags.model_roots.end());
   absl::StatusOr<PathGuard> models = PathGuard::Create(roots);
   if (!models.ok()) return spdlog::critical("--model-root: {}", models.status().ToString()), 2;
@@ -138,8 +138,7 @@ int Serve(const ServerFlags& flags, const sigset_t& stop_signals) {
                flags.loads.size());
   WriteReadyFile(flags.ready_file, port, metrics_port);
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number = WaitForStopSignal();
   spdlog::info("received signal {}: draining", signal_number);
   health.Drain();
   service.StartDraining();
@@ -154,13 +153,7 @@ int Serve(const ServerFlags& flags, const sigset_t& stop_signals) {
 }  // namespace transmla::server
 
 int main(int argc, char** argv) {
-  // Block the stop signals before any thread exists, so every thread inherits the mask and the
-  // main thread alone receives them through sigwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  transmla::server::InstallStopSignalHandlers();
 
   using transmla::server::ServiceKind;
   const std::vector<std::string> args(argv, argv + argc);
@@ -176,5 +169,5 @@ int main(int argc, char** argv) {
     return 2;
   }
   transmla::server::ConfigureLogging(flags->log_level, flags->log_format);
-  return transmla::server::Serve(*flags, stop_signals);
+  return transmla::server::Serve(*flags);
 }

@@ -12,13 +12,28 @@ namespace v1 = transmla::v1;
 
 fs::path InferenceServerTest::model_root_;
 
+// Test processes run in parallel and share the models: each is built in a scratch folder and
+// renamed into place (the first rename wins; the others drop their copy).
 void InferenceServerTest::SetUpTestSuite() {
   if (!model_root_.empty()) return;
-  model_root_ = MakeTempDir("inference_models");
-  fs::copy(BundledModelDir(), model_root_ / "stories260K", fs::copy_options::recursive);
-  const CommandResult made = RunCommand({TRANSMLA_SYNTHETIC_MODEL_BINARY, "--preset", "serving-test", "--out",
-                                         (model_root_ / "serving-test").string(), "--dtype", "f32"});
-  ASSERT_EQ(made.exit_code, 0) << made.out << made.err;
+  model_root_ = fs::path(TRANSMLA_BINARY_DIR) / "test_models";
+  fs::create_directories(model_root_);
+  if (!fs::exists(model_root_ / "stories260K")) {
+    const fs::path scratch = MakeTempDir("stories_copy");
+    fs::copy(BundledModelDir(), scratch / "m", fs::copy_options::recursive);
+    std::error_code ec;
+    fs::rename(scratch / "m", model_root_ / "stories260K", ec);
+    fs::remove_all(scratch, ec);
+  }
+  if (!fs::exists(model_root_ / "serving-test")) {
+    const fs::path scratch = MakeTempDir("serving_test_model");
+    const CommandResult made = RunCommand({TRANSMLA_SYNTHETIC_MODEL_BINARY, "--preset", "serving-test", "--out",
+                                           (scratch / "m").string(), "--dtype", "f32"});
+    ASSERT_EQ(made.exit_code, 0) << made.out << made.err;
+    std::error_code ec;
+    fs::rename(scratch / "m", model_root_ / "serving-test", ec);
+    fs::remove_all(scratch, ec);
+  }
 }
 
 void InferenceServerTest::SetUp() { dir_ = MakeTempDir("inference_server"); }
