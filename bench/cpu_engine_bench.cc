@@ -2,7 +2,7 @@
 // tokens/s, achieved GFLOP/s against single-precision GEMM peak, and achieved GB/s (weights + KV
 // read per decode step) against memory-copy bandwidth. Medians of --repeats runs.
 //
-//   build/bench/cpu_engine_bench [--model DIR]... [--repeats 3]
+//   build/bench/cpu_engine_bench [--model DIR]... [--repeats 3] [--device cpu|cuda]
 // Default models: the bundled stories260K and /tmp/transmla_syn100m (made with
 // build/tools/make_synthetic_model --preset llama-100m when missing).
 #include <algorithm>
@@ -87,8 +87,10 @@ std::vector<int32_t> Tokens(int64_t n, int64_t vocab, int64_t salt) {
   return ids;
 }
 
-void BenchModel(const std::string& path, int repeats, std::vector<Row>* rows) {
-  auto model = transmla::LoadModel(path);
+void BenchModel(const std::string& path, const std::string& device, int repeats, std::vector<Row>* rows) {
+  transmla::EngineOptions options;
+  options.device = device;
+  auto model = transmla::LoadModel(path, options);
   if (!model.ok()) {
     std::fprintf(stderr, "skipping %s: %s\n", path.c_str(), std::string(model.status().message()).c_str());
     return;
@@ -152,8 +154,10 @@ void BenchModel(const std::string& path, int repeats, std::vector<Row>* rows) {
 int main(int argc, char** argv) {
   std::vector<std::string> models;
   int repeats = 3;
+  std::string device = "cpu";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--model") models.push_back(argv[i + 1]);
+    if (std::string(argv[i]) == "--device") device = argv[i + 1];
     if (std::string(argv[i]) == "--repeats") repeats = std::max(1, std::atoi(argv[i + 1]));
   }
   if (models.empty()) {
@@ -171,7 +175,11 @@ int main(int argc, char** argv) {
               "memcpy %.1f GB/s (read+write)\n\n",
               gemm, Eigen::nbThreads(), read, copy);
   std::vector<Row> rows;
-  for (const std::string& m : models) BenchModel(m, repeats, &rows);
+  if (device != "cpu") {
+    std::printf("device %s: the peaks above are the host CPU's; compare GB/s with the device's own bandwidth\n\n",
+                device.c_str());
+  }
+  for (const std::string& m : models) BenchModel(m, device, repeats, &rows);
   std::printf("| model | phase | tokens/s | GFLOP/s | %% of SGEMM peak | GB/s | %% of read bandwidth |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {

@@ -4,6 +4,9 @@
 
 #include "Eigen/Core"
 #include "core/engine/cpu/cpu_engine.h"
+#ifdef TRANSMLA_HAVE_CUDA
+#include "core/engine/cuda/cuda_engine.h"
+#endif
 #include "core/io/gguf_model.h"
 #include "core/io/hf_config.h"
 #include "core/io/tensor_store.h"
@@ -55,21 +58,37 @@ absl::Status ConfigureThreads(int threads) {
   return absl::OkStatus();
 }
 
+// "auto" takes the GPU when this build has the CUDA backend, a device is present and the
+// architecture runs there; "cuda" insists.
+absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(const ModelSource& source, const EngineOptions& options) {
+#ifdef TRANSMLA_HAVE_CUDA
+  const bool gpu_ready = cuda::CudaDeviceAvailable(nullptr) && source.config.architecture == Architecture::kLlama;
+  if (options.device == "cuda" || (options.device == "auto" && gpu_ready)) {
+    return cuda::CreateCudaEngine(source.config, source.tensors, options.max_kv_bytes);
+  }
+#else
+  if (options.device == "cuda") {
+    return absl::FailedPreconditionError("this build has no CUDA backend (built without nvcc or TRANSMLA_WITH_CUDA=OFF)");
+  }
+#endif
+  ASSIGN_OR_RETURN(std::unique_ptr<cpu::CpuEngine> engine,
+                   cpu::CpuEngine::Create(source.config, source.tensors, options.max_kv_bytes, options.absorbed_mla));
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
 }  // namespace
 
 absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& path, const EngineOptions& options) {
   RETURN_IF_ERROR(ConfigureThreads(options.threads));
   if (options.max_kv_bytes < 0) return absl::InvalidArgumentError("max_kv_bytes must be >= 0");
-  if (options.device != "cpu" && options.device != "auto") {
-    return absl::InvalidArgumentError(fmt::format("device \"{}\" is not available in this build (cpu, auto)",
-                                                  options.device));
+  if (options.device != "cpu" && options.device != "cuda" && options.device != "auto") {
+    return absl::InvalidArgumentError(fmt::format("device must be cpu, cuda or auto, got \"{}\"", options.device));
   }
   ASSIGN_OR_RETURN(ModelSource source, OpenModelSource(path));
   LoadedModel model;
   model.path = path;
   model.tokenizer = std::move(source.tokenizer);
-  ASSIGN_OR_RETURN(model.engine,
-                   cpu::CpuEngine::Create(source.config, source.tensors, options.max_kv_bytes, options.absorbed_mla));
+  ASSIGN_OR_RETURN(model.engine, CreateEngine(source, options));
   spdlog::debug("loaded {} ({} parameters, {} KV bytes/token) on {}", path.string(), model.engine->NumParameters(),
                 model.engine->KvBytesPerToken(), model.engine->device());
   return model;
