@@ -15,6 +15,9 @@
 
 #include "Eigen/Core"
 #include "core/engine/model_loader.h"
+#ifdef TRANSMLA_HAVE_CUDA
+#include "core/engine/cuda/cuda_engine.h"
+#endif
 
 namespace {
 
@@ -152,6 +155,9 @@ void BenchModel(const std::string& path, const std::string& device, int repeats,
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef TRANSMLA_HAVE_CUDA
+  transmla::cuda::RegisterCudaBackend();
+#endif
   std::vector<std::string> models;
   int repeats = 3;
   std::string device = "cpu";

@@ -4,6 +4,9 @@
 #include <vector>
 
 #include "client/command.h"
+#ifdef TRANSMLA_HAVE_CUDA
+#include "core/engine/cuda/cuda_engine.h"
+#endif
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -44,6 +47,9 @@ int Fail(int code, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef TRANSMLA_HAVE_CUDA
+  transmla::cuda::RegisterCudaBackend();
+#endif
   // stdout carries results (and JSON); diagnostics go to stderr.
   spdlog::set_default_logger(spdlog::stderr_color_st("transmla"));
   spdlog::set_pattern("transmla: %l: %v");

@@ -5,9 +5,9 @@
 #include "client/command.h"
 #include "client/generation_summary.h"
 #include "client/sampling_flags.h"
+#include "client/remote/proto_json.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
-#include "google/protobuf/util/json_util.h"
 #include "transmla/v1/inference_service.grpc.pb.h"
 
 namespace transmla::cli {
@@ -59,14 +59,6 @@ void PrintModelHeader() {
               "DEVICE", "KV B/TOK", "RUNNING", "WAITING", "PATH");
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  return json;
-}
-
 absl::StatusOr<v1::Model> GetModel(InferenceConnection& c, const std::string& name) {
   v1::GetModelRequest request;
   request.set_name(name);
@@ -82,7 +74,7 @@ absl::Status RunList(const Flags& flags) {
   const std::unique_ptr<grpc::ClientContext> context = NewCallContext(c.options);
   RETURN_IF_ERROR(FromGrpc(c.stub->ListModels(context.get(), {}, &response), "ListModels"));
   if (flags.Bool("json")) {
-    std::cout << ToJson(response) << "\n";
+    std::cout << ProtoToJson(response) << "\n";
     return absl::OkStatus();
   }
   PrintModelHeader();
@@ -95,7 +87,7 @@ absl::Status RunGet(const Flags& flags) {
   ASSIGN_OR_RETURN(const std::string name, flags.Required("id"));
   ASSIGN_OR_RETURN(const v1::Model model, GetModel(c, name));
   if (flags.Bool("json")) {
-    std::cout << ToJson(model) << "\n";
+    std::cout << ProtoToJson(model) << "\n";
   } else {
     PrintModelHeader();
     PrintModel(model);

@@ -4,22 +4,14 @@
 #include "absl/strings/ascii.h"
 #include "client/command.h"
 #include "client/remote/artifact_download.h"
+#include "client/remote/proto_json.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace transmla::cli {
 namespace {
 
 namespace v1 = transmla::v1;
-
-std::string ToJson(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  return json;
-}
 
 std::string ModeName(const v1::Job& job) {
   return job.request().options().mode() == v1::CONVERSION_MODE_EXACT ? "exact" : "deepseek";
@@ -71,7 +63,7 @@ absl::Status RunList(const Flags& flags) {
     request.set_page_token(page.next_page_token());
   } while (!request.page_token().empty() && (limit == 0 || all.jobs_size() < limit));
   if (flags.Bool("json")) {
-    std::cout << ToJson(all) << "\n";
+    std::cout << ProtoToJson(all) << "\n";
     return absl::OkStatus();
   }
   std::printf("%-24s %-10s %-9s %-18s %s\n", "JOB", "STATE", "MODE", "PROGRESS", "SOURCE");
@@ -100,7 +92,7 @@ absl::Status RunGet(const Flags& flags) {
   ASSIGN_OR_RETURN(const v1::Job job, (CallForJob<v1::GetJobRequest, v1::Job>(flags, "GetJob",
                                                                                &v1::ConversionService::Stub::GetJob)));
   if (flags.Bool("json")) {
-    std::cout << ToJson(job) << "\n";
+    std::cout << ProtoToJson(job) << "\n";
   } else {
     PrintJob(job);
   }
@@ -112,7 +104,7 @@ absl::Status RunWatch(const Flags& flags) {
   ASSIGN_OR_RETURN(const std::string id, flags.Required("id"));
   ASSIGN_OR_RETURN(const v1::Job job, WatchUntilDone(connection, id, /*show_logs=*/true));
   if (flags.Bool("json")) {
-    std::cout << ToJson(job) << "\n";
+    std::cout << ProtoToJson(job) << "\n";
   } else {
     PrintJob(job);
   }

@@ -22,6 +22,7 @@ class CudaEngineTest : public ::testing::Test {
 #ifdef TRANSMLA_HAVE_CUDA
     std::string why;
     if (!cuda::CudaDeviceAvailable(&why)) GTEST_SKIP() << "no CUDA device here (" << why << ")";
+    cuda::RegisterCudaBackend();
 #else
     GTEST_SKIP() << "this build has no CUDA backend (no nvcc, or TRANSMLA_WITH_CUDA=OFF)";
 #endif

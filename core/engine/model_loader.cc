@@ -4,9 +4,7 @@
 
 #include "Eigen/Core"
 #include "core/engine/cpu/cpu_engine.h"
-#ifdef TRANSMLA_HAVE_CUDA
-#include "core/engine/cuda/cuda_engine.h"
-#endif
+#include "core/engine/gpu_backend.h"
 #include "core/io/gguf_model.h"
 #include "core/io/hf_config.h"
 #include "core/io/tensor_store.h"
@@ -61,16 +59,16 @@ absl::Status ConfigureThreads(int threads) {
 // "auto" takes the GPU when this build has the CUDA backend, a device is present and the
 // architecture runs there; "cuda" insists.
 absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(const ModelSource& source, const EngineOptions& options) {
-#ifdef TRANSMLA_HAVE_CUDA
-  const bool gpu_ready = cuda::CudaDeviceAvailable(nullptr) && source.config.architecture == Architecture::kLlama;
+  const GpuBackend* gpu = RegisteredGpuBackend();
+  if (options.device == "cuda" && gpu == nullptr) {
+    return absl::FailedPreconditionError(
+        "this program has no CUDA backend (built without nvcc, TRANSMLA_WITH_CUDA=OFF, or a binary that does not "
+        "link it)");
+  }
+  const bool gpu_ready = gpu != nullptr && gpu->available(nullptr) && gpu->supports(source.config);
   if (options.device == "cuda" || (options.device == "auto" && gpu_ready)) {
-    return cuda::CreateCudaEngine(source.config, source.tensors, options.max_kv_bytes);
+    return gpu->create(source.config, source.tensors, options.max_kv_bytes);
   }
-#else
-  if (options.device == "cuda") {
-    return absl::FailedPreconditionError("this build has no CUDA backend (built without nvcc or TRANSMLA_WITH_CUDA=OFF)");
-  }
-#endif
   ASSIGN_OR_RETURN(std::unique_ptr<cpu::CpuEngine> engine,
                    cpu::CpuEngine::Create(source.config, source.tensors, options.max_kv_bytes, options.absorbed_mla));
   return std::unique_ptr<Engine>(std::move(engine));

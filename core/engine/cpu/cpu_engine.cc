@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/engine/cpu/weight_loader.h"
+#include "core/engine/step_validation.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
 
@@ -47,30 +48,7 @@ std::unique_ptr<Sequence> CpuEngine::NewSequence() {
 }
 
 absl::Status CpuEngine::ValidateSteps(absl::Span<const ForwardStep> steps) const {
-  for (size_t i = 0; i < steps.size(); ++i) {
-    const ForwardStep& step = steps[i];
-    if (step.sequence == nullptr || dynamic_cast<KvCache*>(step.sequence) == nullptr) {
-      return absl::InvalidArgumentError(fmt::format("step {}: not a sequence of this engine", i));
-    }
-    for (size_t j = 0; j < i; ++j) {
-      if (steps[j].sequence == step.sequence) {
-        return absl::InvalidArgumentError(fmt::format("steps {} and {} name the same sequence", j, i));
-      }
-    }
-    if (step.tokens.empty()) return absl::InvalidArgumentError(fmt::format("step {}: no tokens", i));
-    for (int32_t id : step.tokens) {
-      if (id < 0 || id >= config_.vocab_size) {
-        return absl::InvalidArgumentError(
-            fmt::format("step {}: token id {} outside the vocabulary [0, {})", i, id, config_.vocab_size));
-      }
-    }
-    const int64_t end = step.sequence->length() + static_cast<int64_t>(step.tokens.size());
-    if (end > config_.max_position_embeddings) {
-      return absl::ResourceExhaustedError(fmt::format("step {}: {} positions exceed the model's context of {}", i,
-                                                      end, config_.max_position_embeddings));
-    }
-  }
-  return absl::OkStatus();
+  return ValidateForwardSteps(steps, config_, [](const Sequence* s) { return dynamic_cast<const KvCache*>(s) != nullptr; });
 }
 
 absl::Status CpuEngine::Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) {

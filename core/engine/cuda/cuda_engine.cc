@@ -7,7 +7,9 @@
 #include "core/engine/cpu/weight_loader.h"
 #include "core/engine/cuda/cuda_status.h"
 #include "core/engine/cuda/kernels.h"
+#include "core/engine/gpu_backend.h"
 #include "core/engine/rope.h"
+#include "core/engine/step_validation.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
 
@@ -121,7 +123,6 @@ class CudaEngine : public Engine {
   absl::Status UploadVector(const TensorStore& store, const std::string& name, int64_t size, DeviceBuffer* out);
   // y[rows x out] = x[rows x in] * W^T for a row-major W of [out x in].
   absl::Status Gemm(const float* x, const DeviceBuffer& w, int64_t rows, int64_t in, int64_t out, float* y);
-  absl::Status Validate(absl::Span<const ForwardStep> steps) const;
 
   ModelConfig config_;
   std::shared_ptr<cpu::KvBudget> budget_;
@@ -196,35 +197,10 @@ absl::Status CudaEngine::Gemm(const float* x, const DeviceBuffer& w, int64_t row
   return absl::OkStatus();
 }
 
-absl::Status CudaEngine::Validate(absl::Span<const ForwardStep> steps) const {
-  for (size_t i = 0; i < steps.size(); ++i) {
-    const ForwardStep& step = steps[i];
-    if (step.sequence == nullptr || dynamic_cast<CudaSequence*>(step.sequence) == nullptr) {
-      return absl::InvalidArgumentError(fmt::format("step {}: not a sequence of this engine", i));
-    }
-    for (size_t j = 0; j < i; ++j) {
-      if (steps[j].sequence == step.sequence) {
-        return absl::InvalidArgumentError(fmt::format("steps {} and {} name the same sequence", j, i));
-      }
-    }
-    if (step.tokens.empty()) return absl::InvalidArgumentError(fmt::format("step {}: no tokens", i));
-    for (int32_t id : step.tokens) {
-      if (id < 0 || id >= config_.vocab_size) {
-        return absl::InvalidArgumentError(
-            fmt::format("step {}: token id {} outside the vocabulary [0, {})", i, id, config_.vocab_size));
-      }
-    }
-    const int64_t end = step.sequence->length() + static_cast<int64_t>(step.tokens.size());
-    if (end > config_.max_position_embeddings) {
-      return absl::ResourceExhaustedError(fmt::format("step {}: {} positions exceed the model's context of {}", i, end,
-                                                      config_.max_position_embeddings));
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) {
-  RETURN_IF_ERROR(Validate(steps));
+  RETURN_IF_ERROR(ValidateForwardSteps(
+      steps, config_, [](const Sequence* s) { return dynamic_cast<const CudaSequence*>(s) != nullptr; }));
   const int64_t d = config_.hidden_size, hd = config_.head_dim, f = config_.intermediate_size;
   const int64_t heads = config_.num_attention_heads, kv_heads = config_.num_key_value_heads, kv = KvDim();
   const int64_t layers = config_.num_hidden_layers, vocab = config_.vocab_size;
@@ -341,6 +317,11 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateCudaEngine(const ModelConfig& conf
   auto engine = std::make_unique<CudaEngine>(config, max_kv_bytes);
   RETURN_IF_ERROR(engine->Load(store));
   return engine;
+}
+
+void RegisterCudaBackend() {
+  RegisterGpuBackend({"cuda", CudaDeviceAvailable,
+                      [](const ModelConfig& c) { return c.architecture == Architecture::kLlama; }, CreateCudaEngine});
 }
 
 }  // namespace transmla::cuda

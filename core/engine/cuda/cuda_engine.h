@@ -20,6 +20,9 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateCudaEngine(const ModelConfig& conf
 // Whether a CUDA device can be used; `why` says why not.
 bool CudaDeviceAvailable(std::string* why);
 
+// Makes this engine what LoadModel uses for --device cuda|auto (call once, early in main).
+void RegisterCudaBackend();
+
 }  // namespace transmla::cuda
 
 #endif  // TRANSMLA_CORE_ENGINE_CUDA_CUDA_ENGINE_H_

@@ -1,0 +1,33 @@
+#ifndef TRANSMLA_CORE_ENGINE_GPU_BACKEND_H_
+#define TRANSMLA_CORE_ENGINE_GPU_BACKEND_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/engine/engine.h"
+#include "core/io/tensor_store.h"
+
+namespace transmla {
+
+// A GPU engine that a binary links in and registers at start (the CUDA backend does, in
+// core/engine/cuda). Kept out of the core library so that binaries without it do not load the
+// CUDA libraries (cuBLAS's large static TLS does not fit the small thread stacks of the
+// services' HTTP metrics endpoint).
+struct GpuBackend {
+  std::string name;  // "cuda"
+  std::function<bool(std::string* why)> available;
+  std::function<bool(const ModelConfig&)> supports;
+  std::function<absl::StatusOr<std::unique_ptr<Engine>>(const ModelConfig&, const TensorStore&, int64_t max_kv_bytes)>
+      create;
+};
+
+void RegisterGpuBackend(GpuBackend backend);
+// The registered backend, or null.
+const GpuBackend* RegisteredGpuBackend();
+
+}  // namespace transmla
+
+#endif  // TRANSMLA_CORE_ENGINE_GPU_BACKEND_H_
