@@ -1,12 +1,13 @@
 #ifndef TRANSMLA_SERVER_COMMON_METRICS_H_
 #define TRANSMLA_SERVER_COMMON_METRICS_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "prometheus/counter.h"
-#include "prometheus/exposer.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -15,10 +16,13 @@
 namespace transmla::server {
 
 // A Prometheus registry with its own HTTP endpoint (so scraping never competes with, or needs the
-// credentials of, the gRPC listener).
+// credentials of, the gRPC listener). The endpoint is a small accept loop of our own rather than
+// prometheus-cpp's civetweb server, whose 100 KB thread stacks cannot hold the static TLS of the
+// CUDA libraries the inference server links.
 class MetricsEndpoint {
  public:
   MetricsEndpoint() : registry_(std::make_shared<prometheus::Registry>()) {}
+  ~MetricsEndpoint();
 
   // Starts the HTTP endpoint on address:port (port 0: any free port). Returns the bound port.
   absl::StatusOr<int> Serve(const std::string& address, int port);
@@ -30,7 +34,11 @@ class MetricsEndpoint {
   std::shared_ptr<prometheus::Registry> registry_;
 
  private:
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  void ServeConnections();
+
+  int listener_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
 };
 
 // The conversion service's Prometheus metrics, served on their own port (so scraping never

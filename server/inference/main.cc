@@ -17,6 +17,9 @@
 #include <thread>
 
 #include "fmt/format.h"
+#ifdef TRANSMLA_HAVE_CUDA
+#include "core/engine/cuda/cuda_engine.h"
+#endif
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -154,6 +157,9 @@ int Serve(const ServerFlags& flags) {
 
 int main(int argc, char** argv) {
   transmla::server::InstallStopSignalHandlers();
+#ifdef TRANSMLA_HAVE_CUDA
+  transmla::cuda::RegisterCudaBackend();
+#endif
 
   using transmla::server::ServiceKind;
   const std::vector<std::string> args(argv, argv + argc);
