@@ -391,3 +391,29 @@ TEST_F(InferenceServerTest, BenchmarkThroughTheServerComparesTwoLoadedModels) {
 
 }  // namespace
 }  // namespace transmla::testing
+
+namespace transmla::testing {
+namespace {
+
+TEST_F(InferenceServerTest, BearerTokenGuardsTheServiceButNotHealth) {
+  StartServer({}, {"--auth-token", "s3cret"});
+  {
+    grpc::ClientContext context;
+    v1::ListModelsResponse response;
+    EXPECT_EQ(stub_->ListModels(&context, {}, &response).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer s3cret");
+    v1::ListModelsResponse response;
+    EXPECT_TRUE(stub_->ListModels(&context, {}, &response).ok());
+  }
+  const CommandResult health = RunCommand({CliBinary().string(), "health", "--server", server_->address()});
+  EXPECT_EQ(health.exit_code, 0) << health.err;
+  const CommandResult listed =
+      RunCommand({CliBinary().string(), "models", "list", "--server", server_->address(), "--token", "s3cret"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+}
+
+}  // namespace
+}  // namespace transmla::testing
