@@ -26,6 +26,7 @@ Command GenerateCommand();
 Command PerplexityCommand();
 Command TokenizeCommand();
 Command ConvertCommand();
+Command ExportGgufCommand();
 
 }  // namespace transmla::cli
 

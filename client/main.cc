@@ -13,7 +13,7 @@ using transmla::cli::Command;
 
 std::vector<Command> AllCommands() {
   return {transmla::cli::ConvertCommand(), transmla::cli::GenerateCommand(), transmla::cli::PerplexityCommand(),
-          transmla::cli::TokenizeCommand()};
+          transmla::cli::TokenizeCommand(), transmla::cli::ExportGgufCommand()};
 }
 
 void PrintHelp(const std::vector<Command>& commands) {
