@@ -20,7 +20,7 @@ for mode in deepseek exact; do
   "$transmla" convert --model "$repo/models/stories260K" --out "$work/$mode" --mode "$mode" \
     --calibration "$text" --calibration-documents 200 > "$work/$mode.convert.log" 2>&1
   ours_ppl=$("$transmla" perplexity --model "$work/$mode" --text "$text" --skip 200 --limit 200 --json |
-    python3 -c 'import json,sys; print(f"{json.load(sys.stdin)[\"ppl\"]:.4f}")')
+    python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["ppl"])')
   if ! "$transmla" export-gguf --model "$work/$mode" --out "$work/$mode.gguf" > "$work/$mode.export.log" 2>&1; then
     printf '| %s | refused: %s | - | %s | - |\n' "$mode" "$(tail -1 "$work/$mode.export.log" | cut -c1-90)" "$ours_ppl"
     continue
