@@ -31,6 +31,7 @@ Command GenerateCommand();
 Command PerplexityCommand();
 Command TokenizeCommand();
 Command ConvertCommand();
+Command ExportGgufCommand();
 Command BenchCommand();
 // The workload flags of `transmla bench`.
 absl::StatusOr<AbBenchmarkSpec> ReadBenchSpec(const Flags& flags);

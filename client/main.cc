@@ -17,7 +17,7 @@ using transmla::cli::Command;
 std::vector<Command> AllCommands() {
   std::vector<Command> commands = {transmla::cli::ConvertCommand(), transmla::cli::GenerateCommand(),
                                    transmla::cli::PerplexityCommand(), transmla::cli::TokenizeCommand(),
-                                   transmla::cli::BenchCommand()};
+                                   transmla::cli::BenchCommand(), transmla::cli::ExportGgufCommand()};
 #ifdef TRANSMLA_WITH_GRPC
   commands.push_back(transmla::cli::HealthCommand());
   for (Command& jobs : transmla::cli::JobsCommands()) commands.push_back(std::move(jobs));
