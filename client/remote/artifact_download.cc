@@ -116,9 +116,12 @@ absl::StatusOr<DownloadSummary> DownloadArtifacts(ConversionConnection& connecti
     fs::create_directories(path.parent_path(), ec);
     const fs::path part = path.string() + ".part";
     const bool resumed = fs::exists(part, ec);
+    const int64_t fetched_before = summary.bytes_fetched;
     RETURN_IF_ERROR(FetchInto(connection, job_id, artifact, part, bar, &done, listing.total_bytes(), &summary));
     ASSIGN_OR_RETURN(bool verified, IsComplete(part, artifact));
     if (!verified && resumed) {  // the kept bytes were not the server's: fetch the whole file once more
+      const int64_t kept = artifact.size_bytes() - (summary.bytes_fetched - fetched_before);
+      summary.bytes_resumed -= kept;
       fs::remove(part, ec);
       done -= artifact.size_bytes();
       RETURN_IF_ERROR(FetchInto(connection, job_id, artifact, part, bar, &done, listing.total_bytes(), &summary));

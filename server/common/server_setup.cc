@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
 #include "fmt/format.h"
 #include "grpcpp/security/server_credentials.h"
+#include "server/common/logging.h"
 
 namespace transmla::server {
 namespace {
@@ -90,6 +93,24 @@ std::string BeginCall(grpc::ServerContext* context) {
   }
   context->AddInitialMetadata("x-request-id", id);
   return id;
+}
+
+ServiceStart StartService(int argc, char** argv, ServiceKind kind, const std::string& usage) {
+  InstallStopSignalHandlers();
+  const std::vector<std::string> args(argv, argv + argc);
+  const std::string program = std::filesystem::path(args.empty() ? "transmla-server" : args[0]).filename();
+  if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
+    std::printf("usage: %s %s\n%s", program.c_str(), usage.c_str(), ServerFlagsUsage(kind).c_str());
+    return {std::nullopt, 0};
+  }
+  absl::StatusOr<ServerFlags> flags =
+      ParseServerFlags(args, [](const char* name) { return static_cast<const char*>(std::getenv(name)); }, kind);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), std::string(flags.status().message()).c_str());
+    return {std::nullopt, 2};
+  }
+  ConfigureLogging(flags->log_level, flags->log_format);
+  return {*std::move(flags), 0};
 }
 
 std::string TransportName(const ServerFlags& flags) {

@@ -2,6 +2,7 @@
 #define TRANSMLA_SERVER_COMMON_SERVER_SETUP_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,16 @@ std::string RandomHex(int chars);
 // never killed by it, and WaitForStopSignal() returns its number. Call first thing in main.
 void InstallStopSignalHandlers();
 int WaitForStopSignal();
+
+// The start shared by the service binaries' main(): stop-signal handlers, --help (printing
+// `usage` and the flag list), flags from file/environment/command line, and logging. `flags` is
+// set when the service should run; otherwise main returns `exit_code` (0 after --help, 2 for bad
+// flags, with the message on stderr).
+struct ServiceStart {
+  std::optional<ServerFlags> flags;
+  int exit_code = 0;
+};
+ServiceStart StartService(int argc, char** argv, ServiceKind kind, const std::string& usage);
 
 // "plaintext", "TLS" or "mTLS", for the start-up log line.
 std::string TransportName(const ServerFlags& flags);

@@ -115,21 +115,8 @@ int Serve(const ServerFlags& flags) {
 }  // namespace transmla::server
 
 int main(int argc, char** argv) {
-  transmla::server::InstallStopSignalHandlers();
-
-  const std::vector<std::string> args(argv, argv + argc);
-  if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
-    std::printf("usage: transmla-convert-server --listen HOST:PORT --model-root DIR --artifact-root DIR --state-dir DIR [flags]\n%s",
-                transmla::server::ServerFlagsUsage().c_str());
-    return 0;
-  }
-  absl::StatusOr<transmla::server::ServerFlags> flags = transmla::server::ParseServerFlags(args, [](const char* name) {
-    return static_cast<const char*>(std::getenv(name));
-  });
-  if (!flags.ok()) {
-    std::fprintf(stderr, "transmla-convert-server: %s\n", std::string(flags.status().message()).c_str());
-    return 2;
-  }
-  transmla::server::ConfigureLogging(flags->log_level, flags->log_format);
-  return transmla::server::Serve(*flags);
+  const transmla::server::ServiceStart start = transmla::server::StartService(
+      argc, argv, transmla::server::ServiceKind::kConversion, "--listen HOST:PORT --model-root DIR --artifact-root DIR --state-dir DIR [flags]");
+  if (!start.flags) return start.exit_code;
+  return transmla::server::Serve(*start.flags);
 }

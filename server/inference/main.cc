@@ -156,24 +156,11 @@ int Serve(const ServerFlags& flags) {
 }  // namespace transmla::server
 
 int main(int argc, char** argv) {
-  transmla::server::InstallStopSignalHandlers();
 #ifdef TRANSMLA_HAVE_CUDA
   transmla::cuda::RegisterCudaBackend();
 #endif
-
-  using transmla::server::ServiceKind;
-  const std::vector<std::string> args(argv, argv + argc);
-  if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
-    std::printf("usage: transmla-inference-server --listen HOST:PORT --model-root DIR [--load NAME=PATH]... [flags]\n%s",
-                transmla::server::ServerFlagsUsage(ServiceKind::kInference).c_str());
-    return 0;
-  }
-  absl::StatusOr<transmla::server::ServerFlags> flags = transmla::server::ParseServerFlags(
-      args, [](const char* name) { return static_cast<const char*>(std::getenv(name)); }, ServiceKind::kInference);
-  if (!flags.ok()) {
-    std::fprintf(stderr, "transmla-inference-server: %s\n", std::string(flags.status().message()).c_str());
-    return 2;
-  }
-  transmla::server::ConfigureLogging(flags->log_level, flags->log_format);
-  return transmla::server::Serve(*flags);
+  const transmla::server::ServiceStart start = transmla::server::StartService(
+      argc, argv, transmla::server::ServiceKind::kInference, "--listen HOST:PORT --model-root DIR [--load NAME=PATH]... [flags]");
+  if (!start.flags) return start.exit_code;
+  return transmla::server::Serve(*start.flags);
 }
