@@ -59,6 +59,11 @@ ConversionOptions Deepseek(int64_t rope, int64_t m, int64_t rank, bool calibrate
   return o;
 }
 
+ConversionOptions WithFreqFold(ConversionOptions o, int64_t freqfold) {
+  o.deepseek.freqfold = freqfold;
+  return o;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -97,7 +102,11 @@ int main(int argc, char** argv) {
       {"partial RoPE only: TransMLA (real RoRoPE), full rank", Deepseek(8, 1, 56, true, R, B, text)},
       {"partial RoPE only: Hermitian RoRoPE, full rank", Deepseek(8, 1, 56, true, H, W, text)},
       {"partial RoPE only: Hermitian, lowest freq dropped, full rank", Deepseek(6, 1, 58, true, H, W, text)},
+      {"partial RoPE only: TransMLA + FreqFold 2, full rank", WithFreqFold(Deepseek(8, 1, 56, true, R, B, text), 2)},
+      {"partial RoPE only: Hermitian + FreqFold 2, full rank", WithFreqFold(Deepseek(8, 1, 56, true, H, W, text), 2)},
       {"TransMLA algorithm (real RoRoPE + BKV) KV 40", Deepseek(8, 1, 32, true, R, B, text)},
+      {"TransMLA algorithm + FreqFold 2 KV 40", WithFreqFold(Deepseek(8, 1, 32, true, R, B, text), 2)},
+      {"TransMLA algorithm + FreqFold 4 KV 40", WithFreqFold(Deepseek(8, 1, 32, true, R, B, text), 4)},
       {"TransMLA algorithm KV 24", Deepseek(8, 1, 16, true, R, B, text)},
       {"TransMLA algorithm KV 16", Deepseek(8, 1, 8, true, R, B, text)},
       {"ours, default rope (6) KV 40", Deepseek(6, 1, 34, true, H, W, text)},

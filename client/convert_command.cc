@@ -25,6 +25,7 @@ absl::Status ReadDeepseekFlags(const Flags& flags, ConversionOptions* o) {
   ASSIGN_OR_RETURN(o->deepseek.pairs_per_frequency, flags.Int("rope-pairs", 1));
   ASSIGN_OR_RETURN(o->deepseek.q_lora_rank, flags.Int("q-lora-rank", 0));
   ASSIGN_OR_RETURN(o->deepseek.collapse, flags.Int("collapse", 1));
+  ASSIGN_OR_RETURN(o->deepseek.freqfold, flags.Int("freqfold", 1));
   const std::string rotation = flags.Get("rotation").value_or("hermitian");
   if (rotation == "hermitian") o->deepseek.rotation = convert::RotationKind::kHermitian;
   else if (rotation == "real") o->deepseek.rotation = convert::RotationKind::kReal;
@@ -115,7 +116,7 @@ absl::Status RunConvert(const Flags& flags) {
 
 Command ConvertCommand() {
   std::set<std::string> value_flags = {"model", "out", "mode", "kv-lora-rank", "qk-rope-head-dim", "q-lora-rank",
-                                       "rope-pairs", "collapse", "rotation", "balance", "alpha", "calibration",
+                                       "rope-pairs", "collapse", "freqfold", "rotation", "balance", "alpha", "calibration",
                                        "calibration-samples", "calibration-length", "calibration-documents", "dtype",
                                        "eval-text", "eval-skip", "eval-limit", "eval-max-len"};
   std::set<std::string> bool_flags = {"force", "json", "no-value-refit"};
@@ -132,7 +133,7 @@ Command ConvertCommand() {
           "convert a llama/mistral/qwen2 folder to a stock DeepSeek-V3 (MLA) folder",
           "transmla convert --model DIR --out DIR [--mode exact|deepseek] [--kv-lora-rank N] [--qk-rope-head-dim N] "
           "[--q-lora-rank N] "
-          "[--rope-pairs M] [--collapse C] [--rotation hermitian|real|query-weighted] [--balance "
+          "[--rope-pairs M] [--collapse C] [--freqfold F] [--rotation hermitian|real|query-weighted] [--balance "
           "query-whitened|transmla] [--alpha A] [--no-value-refit] [--calibration FILE|none] [--calibration-samples N] "
           "[--calibration-length N] [--calibration-documents N] [--dtype f32|bf16|f16] [--eval-text FILE "
           "[--eval-skip N] [--eval-limit N] [--eval-max-len N]] [--force] [--json]" +

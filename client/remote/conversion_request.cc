@@ -89,6 +89,7 @@ absl::StatusOr<v1::SubmitJobRequest> SubmitRequestFromFlags(const Flags& flags) 
   RETURN_IF_ERROR(SetInt(flags, "qk-rope-head-dim", [o](int64_t v) { o->set_qk_rope_head_dim(v); }));
   RETURN_IF_ERROR(SetInt(flags, "rope-pairs", [o](int64_t v) { o->set_rope_pairs(v); }));
   RETURN_IF_ERROR(SetInt(flags, "collapse", [o](int64_t v) { o->set_collapse(v); }));
+  RETURN_IF_ERROR(SetInt(flags, "freqfold", [o](int64_t v) { o->set_freqfold(v); }));
   RETURN_IF_ERROR(SetInt(flags, "q-lora-rank", [o](int64_t v) { o->set_q_lora_rank(v); }));
   if (flags.Has("alpha")) {
     ASSIGN_OR_RETURN(const double alpha, flags.Double("alpha", 1.0));

@@ -63,9 +63,9 @@ absl::StatusOr<std::unique_ptr<LayerConverter>> MakeLayerConverter(const ModelCo
   if (options.mode == Mode::kExact) {
     const DeepseekModeOptions& d = options.deepseek;
     if (d.kv_lora_rank != 0 || d.qk_rope_head_dim != 0 || d.q_lora_rank != 0 || d.pairs_per_frequency != 1 ||
-        d.collapse != 1) {
+        d.collapse != 1 || d.freqfold != 1) {
       return absl::InvalidArgumentError(
-          "kv_lora_rank, qk_rope_head_dim, rope pairs and collapse do not apply to mode exact (its shape is fixed)");
+          "kv_lora_rank, qk_rope_head_dim, rope pairs, collapse and freqfold do not apply to mode exact (its shape is fixed)");
     }
     return std::unique_ptr<LayerConverter>(new ExactConverter(config));
   }

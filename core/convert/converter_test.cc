@@ -189,6 +189,10 @@ TEST(DeepseekConversionTest, RejectsOutOfRangeShapes) {
   options.deepseek.pairs_per_frequency = 5;
   EXPECT_NE(ConvertModel(BundledModelDir(), dir / "c", options).status().message().find("pairs per frequency"),
             std::string::npos);
+  options = {};
+  options.deepseek.freqfold = 3;  // head_dim 8: bands must divide 4 frequencies
+  EXPECT_NE(ConvertModel(BundledModelDir(), dir / "d", options).status().message().find("freqfold"),
+            std::string::npos);
   EXPECT_TRUE(std::filesystem::is_empty(dir));
 }
 

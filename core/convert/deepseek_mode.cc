@@ -66,7 +66,8 @@ absl::StatusOr<MlaLayer> DeepseekConverter::Convert(int64_t, const GqaLayer& lay
       query_energy.row(h / group) += (e.head(d_h / 2) + e.tail(d_h / 2)).transpose();
     }
   }
-  const Rotation rot = ComputeRotation(Sandwich(wk, input), n_kv, d_h, options_.rotation, query_energy);
+  const Rotation rot =
+      ComputeRotation(Sandwich(wk, input), n_kv, d_h, {options_.rotation, options_.freqfold, slots_}, query_energy);
   const MatD keys = rot.key_map * wk;
 
   std::vector<bool> is_rope(static_cast<size_t>(latent), false);
@@ -134,6 +135,7 @@ absl::StatusOr<MlaLayer> DeepseekConverter::Convert(int64_t, const GqaLayer& lay
     for (size_t a = 0; a < rot.energy[c].size(); ++a) total_energy += rot.energy[c][a];
   }
   for (const RopeSlot& s : slots_) rope_energy += rot.energy[s.component][s.frequency];
+  if (options_.freqfold > 1) (*report)["freqfold"] = options_.freqfold;
   (*report)["rope_key_energy_fraction"] = total_energy > 0 ? rope_energy / total_energy : 1.0;
   (*report)["pca_energy_kept"] = pca.energy_kept;
   (*report)["key_nope_relative_error"] = pca.key_relative_error;
@@ -167,6 +169,10 @@ absl::StatusOr<DeepseekModeOptions> ResolveDeepseekOptions(const ModelConfig& so
   }
   if (o.collapse < 1 || o.collapse > half) {
     return absl::InvalidArgumentError(fmt::format("collapse must be in [1, {}], got {}", half, o.collapse));
+  }
+  if (o.freqfold < 1 || o.freqfold > half || half % o.freqfold != 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("freqfold must divide head_dim / 2 = {} (1 = no fold), got {}", half, o.freqfold));
   }
   if (o.qk_rope_head_dim == 0) o.qk_rope_head_dim = DefaultRopeDims(source, o.pairs_per_frequency);
   const int64_t available = (half + o.collapse - 1) / o.collapse;  // frequencies the collapse keeps

@@ -20,6 +20,9 @@ struct DeepseekModeOptions {
   int64_t q_lora_rank = 0;          // > 0: queries through a rank-r q_a/q_b pair (PCA under calibration)
   int64_t pairs_per_frequency = 1;  // m: 1 = TransMLA, n_kv = every key dim keeps RoPE
   int64_t collapse = 1;             // keep every c-th frequency instead of the highest ones
+  // FreqFold: RoRoPE over bands of this many adjacent frequencies (divides head_dim/2). It assumes
+  // neighbouring frequencies are close, which fails for small head_dim; 1 keeps RoRoPE exact.
+  int64_t freqfold = 1;
   RotationKind rotation = RotationKind::kHermitian;
   BalanceKind balance = BalanceKind::kQueryWhitened;
   double alpha = 1.0;               // K/V balance multiplier (used alone when not searching)

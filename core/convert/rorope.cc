@@ -2,46 +2,71 @@
 
 #include <algorithm>
 #include <complex>
-#include <numeric>
 
 #include "Eigen/Eigenvalues"
 #include "Eigen/LU"
 
 namespace transmla::convert {
 
-Rotation ComputeRotation(const MatD& ck, int64_t kv_heads, int64_t head_dim, RotationKind kind,
+namespace {
+
+// The (component, frequency) slots of one band, in the order its components fill them, strongest
+// first: the band's RoPE slots, then the rest by component.
+std::vector<RopeSlot> BandSlots(int64_t band_first, int64_t freqfold, int64_t kv_heads,
+                                const std::vector<RopeSlot>& rope_slots) {
+  std::vector<RopeSlot> order;
+  auto in_band = [&](const RopeSlot& s) { return s.frequency >= band_first && s.frequency < band_first + freqfold; };
+  for (const RopeSlot& s : rope_slots) {
+    if (in_band(s)) order.push_back(s);
+  }
+  for (int64_t c = 0; c < kv_heads; ++c) {
+    for (int64_t f = band_first; f < band_first + freqfold; ++f) {
+      const bool taken = std::any_of(order.begin(), order.end(),
+                                     [&](const RopeSlot& s) { return s.component == c && s.frequency == f; });
+      if (!taken) order.push_back({c, f});
+    }
+  }
+  return order;
+}
+
+}  // namespace
+
+Rotation ComputeRotation(const MatD& ck, int64_t kv_heads, int64_t head_dim, const RotationOptions& options,
                          const MatD& query_energy) {
   const int64_t half = head_dim / 2;
   const int64_t latent = kv_heads * head_dim;
+  const int64_t ff = options.freqfold;
+  const int64_t n = kv_heads * ff;  // complex coordinates of a band: (head k, frequency offset j) at k*ff + j
   Rotation rot;
   rot.key_map = MatD::Zero(latent, latent);
   rot.energy.assign(static_cast<size_t>(kv_heads), std::vector<double>(static_cast<size_t>(half)));
-  for (int64_t a = 0; a < half; ++a) {
-    // H[j][k] = E[z_j conj(z_k)] with z = re + i im, re at row j*d_h + a, im at j*d_h + half + a.
-    Eigen::MatrixXcd h(kv_heads, kv_heads);
-    for (int64_t j = 0; j < kv_heads; ++j) {
-      for (int64_t k = 0; k < kv_heads; ++k) {
-        const int64_t rj = j * head_dim + a, ij = rj + half, rk = k * head_dim + a, ik = rk + half;
-        const double re = ck(rj, rk) + ck(ij, ik);
-        const double im = kind != RotationKind::kReal ? ck(ij, rk) - ck(rj, ik) : 0.0;
-        h(j, k) = {re, im};
+  auto real_row = [&](int64_t u, int64_t band_first) { return (u / ff) * head_dim + band_first + u % ff; };
+  for (int64_t band_first = 0; band_first < half; band_first += ff) {
+    // H[u][v] = E[z_u conj(z_v)] with z = re + i im, re at row k*d_h + f, im at k*d_h + half + f.
+    Eigen::MatrixXcd h(n, n);
+    for (int64_t u = 0; u < n; ++u) {
+      for (int64_t v = 0; v < n; ++v) {
+        const int64_t ru = real_row(u, band_first), iu = ru + half, rv = real_row(v, band_first), iv = rv + half;
+        const double re = ck(ru, rv) + ck(iu, iv);
+        const double im = options.kind != RotationKind::kReal ? ck(iu, rv) - ck(ru, iv) : 0.0;
+        h(u, v) = {re, im};
       }
     }
-    Eigen::VectorXd weight = Eigen::VectorXd::Ones(kv_heads);
-    if (kind == RotationKind::kHermitianQueryWeighted) {
-      weight = query_energy.col(a).cwiseMax(1e-300).cwiseSqrt();
+    Eigen::VectorXd weight = Eigen::VectorXd::Ones(n);
+    if (options.kind == RotationKind::kHermitianQueryWeighted) {
+      for (int64_t u = 0; u < n; ++u) weight(u) = std::sqrt(std::max(query_energy(u / ff, band_first + u % ff), 1e-300));
       h = weight.asDiagonal() * h * weight.asDiagonal();
     }
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> eig(h);
-    // Eigen sorts ascending; component 0 must be the largest.
-    std::vector<int64_t> order(static_cast<size_t>(kv_heads));
-    std::iota(order.begin(), order.end(), 0);
-    std::reverse(order.begin(), order.end());
-    for (int64_t c = 0; c < kv_heads; ++c) {
-      rot.energy[c][a] = eig.eigenvalues()(order[c]);
-      for (int64_t j = 0; j < kv_heads; ++j) {
-        const std::complex<double> t = std::conj(eig.eigenvectors()(j, order[c])) * weight(j);  // T = V^H W
-        const int64_t yr = c * head_dim + a, yi = yr + half, zr = j * head_dim + a, zi = zr + half;
+    const std::vector<RopeSlot> slots = BandSlots(band_first, ff, kv_heads, options.rope_slots);
+    for (int64_t c = 0; c < n; ++c) {
+      const int64_t component = n - 1 - c;  // Eigen sorts ascending; the strongest fills the first slot
+      const RopeSlot& slot = slots[c];
+      rot.energy[slot.component][slot.frequency] = eig.eigenvalues()(component);
+      const int64_t yr = slot.component * head_dim + slot.frequency, yi = yr + half;
+      for (int64_t u = 0; u < n; ++u) {
+        const std::complex<double> t = std::conj(eig.eigenvectors()(u, component)) * weight(u);  // T = V^H W
+        const int64_t zr = real_row(u, band_first), zi = zr + half;
         rot.key_map(yr, zr) = t.real();
         rot.key_map(yr, zi) = -t.imag();
         rot.key_map(yi, zr) = t.imag();

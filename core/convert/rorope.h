@@ -29,18 +29,28 @@ struct Rotation {
   std::vector<std::vector<double>> energy;
 };
 
-// Computes the rotation from the key covariance Ck = W_k Cx W_k^T (rotate-half layout per head).
-// `query_energy` ([n_kv x d_h/2]: per kv group and frequency, the summed E|q_pair|^2 of its query
-// heads) is used by kHermitianQueryWeighted only.
-Rotation ComputeRotation(const MatD& key_covariance, int64_t kv_heads, int64_t head_dim, RotationKind kind,
-                         const MatD& query_energy = MatD());
-
 // Which (component c, frequency i) pairs keep RoPE, in the order their k_pe pair slots take:
 // by frequency index, then component.
 struct RopeSlot {
   int64_t component = 0;
   int64_t frequency = 0;
 };
+
+// FreqFold (TransMLA): one transform per band of `freqfold` adjacent frequencies across all n_kv
+// heads (n_kv x freqfold complex values), so a band's top components can hold more of its energy.
+// Components mix frequencies, so RoPE on them is an approximation (exact only when freqfold is 1).
+struct RotationOptions {
+  RotationKind kind = RotationKind::kHermitian;
+  int64_t freqfold = 1;
+  // The pairs that will keep RoPE: within a band, the strongest components go to these slots first.
+  std::vector<RopeSlot> rope_slots;
+};
+
+// Computes the rotation from the key covariance Ck = W_k Cx W_k^T (rotate-half layout per head).
+// `query_energy` ([n_kv x d_h/2]: per kv group and frequency, the summed E|q_pair|^2 of its query
+// heads) is used by kHermitianQueryWeighted only.
+Rotation ComputeRotation(const MatD& key_covariance, int64_t kv_heads, int64_t head_dim,
+                         const RotationOptions& options, const MatD& query_energy = MatD());
 
 // The top `pairs_per_frequency` components of each of the `frequencies` highest frequencies
 // (frequency index 0 is the highest in HF order), or every `collapse`-th frequency when collapse > 1.

@@ -72,6 +72,10 @@ absl::Status ReadNumbers(const v1::ConversionOptions& in, convert::ConversionOpt
     if (absl::Status s = CheckAtLeast("options.collapse", in.collapse(), 1); !s.ok()) return s;
     d.collapse = in.collapse();
   }
+  if (in.has_freqfold()) {
+    if (absl::Status s = CheckAtLeast("options.freqfold", in.freqfold(), 1); !s.ok()) return s;
+    d.freqfold = in.freqfold();
+  }
   if (in.has_q_lora_rank()) {
     if (absl::Status s = CheckAtLeast("options.q_lora_rank", in.q_lora_rank(), 0); !s.ok()) return s;
     d.q_lora_rank = in.q_lora_rank();

@@ -121,6 +121,7 @@ TEST_F(ConversionServerTest, EveryInvalidSubmitFieldGetsItsCodeAndIsNamed) {
       {"qk_rope_head_dim", [](auto* r) { r->mutable_options()->set_qk_rope_head_dim(3); }, grpc::StatusCode::INVALID_ARGUMENT, "options.qk_rope_head_dim"},
       {"rope_pairs", [](auto* r) { r->mutable_options()->set_rope_pairs(0); }, grpc::StatusCode::INVALID_ARGUMENT, "options.rope_pairs"},
       {"collapse", [](auto* r) { r->mutable_options()->set_collapse(0); }, grpc::StatusCode::INVALID_ARGUMENT, "options.collapse"},
+      {"freqfold", [](auto* r) { r->mutable_options()->set_freqfold(0); }, grpc::StatusCode::INVALID_ARGUMENT, "options.freqfold"},
       {"q_lora_rank", [](auto* r) { r->mutable_options()->set_q_lora_rank(-1); }, grpc::StatusCode::INVALID_ARGUMENT, "options.q_lora_rank"},
       {"rotation", [](auto* r) { r->mutable_options()->set_rotation(static_cast<v1::Rotation>(42)); }, grpc::StatusCode::INVALID_ARGUMENT, "options.rotation"},
       {"balance", [](auto* r) { r->mutable_options()->set_balance(static_cast<v1::Balance>(42)); }, grpc::StatusCode::INVALID_ARGUMENT, "options.balance"},
