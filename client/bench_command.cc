@@ -60,6 +60,7 @@ absl::Status RunBench(const Flags& flags) {
   ASSIGN_OR_RETURN(const std::string path_b, flags.Required("model-b"));
   EngineOptions options;
   options.device = flags.Get("device").value_or("cpu");
+  options.gpu_dtype = flags.Get("gpu-dtype").value_or("auto");
   ASSIGN_OR_RETURN(LoadedModel a, LoadModel(path_a, options));
   ASSIGN_OR_RETURN(LoadedModel b, LoadModel(path_b, options));
   ProgressBar bar("bench");
@@ -100,7 +101,7 @@ absl::StatusOr<AbBenchmarkSpec> ReadBenchSpec(const Flags& flags) {
 Command BenchCommand() {
   std::set<std::string> value_flags = {"model-a", "model-b", "prompts", "batch", "prompt-len", "output-len",
                                        "context-lengths", "quality-text", "quality-documents", "out-json", "out-png",
-                                       "device", "temperature", "top-k", "top-p", "seed", "repetition-penalty"};
+                                       "device", "gpu-dtype", "temperature", "top-k", "top-p", "seed", "repetition-penalty"};
   std::string remote_usage;
 #ifdef TRANSMLA_WITH_GRPC
   value_flags.insert(RemoteValueFlags().begin(), RemoteValueFlags().end());
@@ -110,7 +111,7 @@ Command BenchCommand() {
           "A/B benchmark of two models: throughput, latency, KV cache, memory, quality agreement",
           "transmla bench --model-a A --model-b B [--prompts FILE | --batch N --prompt-len N --output-len N] "
           "[--context-lengths 64,128,...] [--quality-text FILE [--quality-documents N]] [--out-json FILE] "
-          "[--out-png FILE] [--device cpu|cuda|auto] [--temperature T ...] [--json]" +
+          "[--out-png FILE] [--device cpu|cuda|auto] [--gpu-dtype auto|bf16|f16|f32] [--temperature T ...] [--json]" +
               remote_usage,
           value_flags,
           {"json"},

@@ -22,6 +22,7 @@ absl::Status RunGenerate(const Flags& flags) {
   ASSIGN_OR_RETURN(const int64_t threads, flags.Int("threads", 0));
   options.threads = static_cast<int>(threads);
   options.device = flags.Get("device").value_or("cpu");
+  options.gpu_dtype = flags.Get("gpu-dtype").value_or("auto");
   ASSIGN_OR_RETURN(LoadedModel model, LoadModel(model_path, options));
   if (model.tokenizer == nullptr) return absl::FailedPreconditionError(model_path + " has no tokenizer.json");
   const std::vector<int32_t> prompt = model.tokenizer->Encode(flags.Get("prompt").value_or(""), /*add_bos=*/true);
@@ -47,7 +48,7 @@ absl::Status RunGenerate(const Flags& flags) {
 
 Command GenerateCommand() {
   std::set<std::string> value_flags = {"model", "prompt", "max-tokens", "temperature", "top-k", "top-p", "seed",
-                                       "repetition-penalty", "stop", "stop-id", "threads", "device"};
+                                       "repetition-penalty", "stop", "stop-id", "threads", "device", "gpu-dtype"};
   std::string remote_usage;
 #ifdef TRANSMLA_WITH_GRPC
   value_flags.insert(RemoteValueFlags().begin(), RemoteValueFlags().end());
@@ -56,7 +57,7 @@ Command GenerateCommand() {
   return {"generate",
           "generate text from a prompt (greedy by default)",
           "transmla generate --model DIR|FILE.gguf [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] "
-          "[--top-p P] [--seed S] [--repetition-penalty R] [--stop STR]... [--stop-id ID]... [--threads N] [--device cpu|cuda|auto] [--json]" + remote_usage,
+          "[--top-p P] [--seed S] [--repetition-penalty R] [--stop STR]... [--stop-id ID]... [--threads N] [--device cpu|cuda|auto] [--gpu-dtype auto|bf16|f16|f32] [--json]" + remote_usage,
           value_flags,
           {"json"},
           RunGenerate};

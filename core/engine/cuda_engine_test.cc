@@ -1,7 +1,14 @@
 // The CUDA engine against the CPU engine on the bundled model. Runs where the build has the CUDA
 // backend and a GPU; skips with the reason elsewhere (CI has nvcc but no GPU).
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <random>
 
+#include "core/convert/converter.h"
 #include "core/engine/generate.h"
 #include "core/engine/model_loader.h"
 #include "gtest/gtest.h"
@@ -57,6 +64,35 @@ TEST_F(CudaEngineTest, LogitsMatchTheCpuEngineWithinFloatRounding) {
   EXPECT_EQ(seq_g->length(), static_cast<int64_t>(kStory.size()));
 }
 
+TEST_F(CudaEngineTest, MlaConversionsMatchTheCpuEngineInF32) {
+  // deepseek (latent + partial RoPE, interleaved) and exact (qk_nope_head_dim 0, longrope factors).
+  for (const convert::Mode mode : {convert::Mode::kDeepseek, convert::Mode::kExact}) {
+    const std::filesystem::path out = ::transmla::testing::MakeTempDir("cuda_mla") / "mla";
+    convert::ConversionOptions options;
+    options.mode = mode;
+    ASSERT_TRUE(convert::ConvertModel(BundledModelDir(), out, options).ok());
+    EngineOptions gpu;
+    gpu.device = "cuda";
+    absl::StatusOr<LoadedModel> g = LoadModel(out, gpu);
+    absl::StatusOr<LoadedModel> c = LoadModel(out);
+    ASSERT_TRUE(g.ok()) << g.status();
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(g->engine->KvBytesPerToken(), c->engine->KvBytesPerToken());
+    auto seq_g = g->engine->NewSequence();
+    auto seq_c = c->engine->NewSequence();
+    std::vector<std::vector<float>> lg, lc;
+    // The prompt in two steps, so that the second reads the cache the first wrote.
+    const absl::Span<const int32_t> story(kStory);
+    ASSERT_TRUE(g->engine->Forward({{seq_g.get(), story.subspan(0, 10), false}}, &lg).ok());
+    ASSERT_TRUE(g->engine->Forward({{seq_g.get(), story.subspan(10), true}}, &lg).ok());
+    ASSERT_TRUE(c->engine->Forward({{seq_c.get(), story.subspan(0, 10), false}}, &lc).ok());
+    ASSERT_TRUE(c->engine->Forward({{seq_c.get(), story.subspan(10), true}}, &lc).ok());
+    double max_diff = 0;
+    for (size_t i = 0; i < lg[0].size(); ++i) max_diff = std::max<double>(max_diff, std::abs(lg[0][i] - lc[0][i]));
+    EXPECT_LT(max_diff, 1e-3) << convert::ModeName(mode);
+  }
+}
+
 TEST_F(CudaEngineTest, Greedy256FromBosEqualsTheCpuEngine) {
   SamplingParams params;
   params.max_tokens = 256;
@@ -89,6 +125,154 @@ TEST_F(CudaEngineTest, BatchedEqualsOneAtATimeAndBudgetIsEnforced) {
   EXPECT_EQ(limited->engine->Forward({{seq.get(), kStory, false}}, &logits).code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(seq->length(), 0);
 }
+
+// BF16 on a ~1B-parameter synthetic Llama and its deepseek conversion, against the CPU engine in
+// FP32 on the same weights. scripts/gpu/check_cuda.sh makes the two folders and points
+// TRANSMLA_CUDA_MODELS at them ({gqa,mla}); elsewhere this skips.
+class CudaBf16Test : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+#ifdef TRANSMLA_HAVE_CUDA
+    std::string why;
+    if (!cuda::CudaDeviceAvailable(&why)) GTEST_SKIP() << "no CUDA device here (" << why << ")";
+    cuda::RegisterCudaBackend();
+#else
+    GTEST_SKIP() << "this build has no CUDA backend (no nvcc, or TRANSMLA_WITH_CUDA=OFF)";
+#endif
+    const char* root = std::getenv("TRANSMLA_CUDA_MODELS");
+    if (root == nullptr) GTEST_SKIP() << "TRANSMLA_CUDA_MODELS is not set (scripts/gpu/check_cuda.sh sets it)";
+    dir_ = std::filesystem::path(root) / GetParam();
+  }
+  std::filesystem::path dir_;
+};
+
+std::vector<int32_t> RandomTokens(int64_t n, int64_t vocab) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(vocab - 1));
+  std::vector<int32_t> out(static_cast<size_t>(n));
+  for (int32_t& t : out) t = pick(rng);
+  return out;
+}
+
+int64_t ArgMax(const float* v, int64_t n) { return std::max_element(v, v + n) - v; }
+
+TEST_P(CudaBf16Test, LogitsWithinTwoPercentOfCpuFp32AndDecisiveTop1Agrees) {
+  EngineOptions gpu;
+  gpu.device = "cuda";
+  gpu.gpu_dtype = "bf16";
+  absl::StatusOr<LoadedModel> g = LoadModel(dir_, gpu);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->engine->WeightDType(), "bf16");
+  absl::StatusOr<LoadedModel> c = LoadModel(dir_);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const int64_t vocab = c->engine->config().vocab_size;
+  const std::vector<int32_t> tokens = RandomTokens(512, vocab);
+  auto seq_g = g->engine->NewSequence();
+  auto seq_c = c->engine->NewSequence();
+  std::vector<std::vector<float>> lg, lc;
+  ASSERT_TRUE(g->engine->Forward({{seq_g.get(), tokens, true}}, &lg).ok());
+  ASSERT_TRUE(c->engine->Forward({{seq_c.get(), tokens, true}}, &lc).ok());
+  // Random weights give near-flat logits, where BF16 rounding alone swaps near-tied leaders; top-1
+  // is also counted over the decisive positions, whose CPU leader is ahead by more than four times
+  // that position's RMS logit error.
+  double diff2 = 0, ref2 = 0;
+  int64_t agree = 0, decisive = 0, decisive_agree = 0;
+  for (int64_t p = 0; p < 512; ++p) {
+    const float* a = lg[0].data() + p * vocab;
+    const float* b = lc[0].data() + p * vocab;
+    double position_diff2 = 0;
+    for (int64_t i = 0; i < vocab; ++i) {
+      position_diff2 += (a[i] - b[i]) * static_cast<double>(a[i] - b[i]);
+      ref2 += b[i] * static_cast<double>(b[i]);
+    }
+    diff2 += position_diff2;
+    const int64_t best = ArgMax(b, vocab);
+    float runner_up = -1e30f;
+    for (int64_t i = 0; i < vocab; ++i) {
+      if (i != best) runner_up = std::max(runner_up, b[i]);
+    }
+    const bool same = ArgMax(a, vocab) == best;
+    agree += same;
+    if (b[best] - runner_up > 4.0 * std::sqrt(position_diff2 / static_cast<double>(vocab))) {
+      ++decisive;
+      decisive_agree += same;
+    }
+  }
+  const double relative = std::sqrt(diff2 / ref2), top1 = static_cast<double>(agree) / 512.0;
+  const double decisive_top1 = decisive > 0 ? static_cast<double>(decisive_agree) / static_cast<double>(decisive) : 0;
+  std::cout << GetParam() << " bf16 vs cpu fp32 over 512 positions: relative L2 error " << relative
+            << ", top-1 agreement " << top1 << " (" << decisive_top1 << " over " << decisive
+            << " decisive positions), KV bytes/token " << g->engine->KvBytesPerToken() << "\n";
+  EXPECT_LE(relative, 2e-2);
+  EXPECT_GE(decisive, 100);
+  EXPECT_GE(decisive_top1, 0.99);
+}
+
+TEST_P(CudaBf16Test, BatchedStepsMatchOneAtATime) {
+  // Three sequences of different lengths decode 16 greedy tokens together; each is then replayed
+  // alone on the same tokens. cuBLAS picks GEMM kernels by row count, so float sums round
+  // differently, and BF16 activations turn those last-bit differences into BF16 rounding flips that
+  // spread like BF16 noise itself (measured 0.9% on the 1B models, 0 when the kernels coincide):
+  // the logits must stay within the BF16 tolerance and every decisive leader must agree.
+  EngineOptions gpu;
+  gpu.device = "cuda";
+  gpu.gpu_dtype = "bf16";
+  absl::StatusOr<LoadedModel> g = LoadModel(dir_, gpu);
+  ASSERT_TRUE(g.ok()) << g.status();
+  Engine& engine = *g->engine;
+  const int64_t vocab = engine.config().vocab_size;
+  const std::vector<int32_t> all = RandomTokens(300, vocab);
+  const std::vector<std::vector<int32_t>> prompts = {{all.begin(), all.begin() + 100},
+                                                     {all.begin() + 100, all.begin() + 137},
+                                                     {all.begin() + 137, all.begin() + 300}};
+  std::vector<std::unique_ptr<Sequence>> seqs;
+  std::vector<std::vector<int32_t>> inputs = prompts, produced(prompts.size());
+  std::vector<std::vector<std::vector<float>>> batched_logits(prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i) seqs.push_back(engine.NewSequence());
+  for (int step = 0; step < 16; ++step) {
+    std::vector<ForwardStep> steps;
+    for (size_t i = 0; i < prompts.size(); ++i) steps.push_back({seqs[i].get(), inputs[i], false});
+    std::vector<std::vector<float>> logits;
+    ASSERT_TRUE(engine.Forward(steps, &logits).ok());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      produced[i].push_back(static_cast<int32_t>(ArgMax(logits[i].data(), vocab)));
+      inputs[i] = {produced[i].back()};
+      batched_logits[i].push_back(std::move(logits[i]));
+    }
+  }
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto alone = engine.NewSequence();
+    std::vector<int32_t> input = prompts[i];
+    double diff2 = 0, ref2 = 0;
+    for (int step = 0; step < 16; ++step) {
+      std::vector<std::vector<float>> logits;
+      ASSERT_TRUE(engine.Forward({{alone.get(), input, false}}, &logits).ok());
+      const std::vector<float>& a = logits[0];
+      const std::vector<float>& b = batched_logits[i][static_cast<size_t>(step)];
+      double step_diff2 = 0;
+      for (int64_t v = 0; v < vocab; ++v) {
+        step_diff2 += (a[v] - b[v]) * static_cast<double>(a[v] - b[v]);
+        ref2 += b[v] * static_cast<double>(b[v]);
+      }
+      diff2 += step_diff2;
+      const int64_t best = ArgMax(b.data(), vocab);
+      float runner_up = -1e30f;
+      for (int64_t v = 0; v < vocab; ++v) {
+        if (v != best) runner_up = std::max(runner_up, b[v]);
+      }
+      if (b[best] - runner_up > 4.0 * std::sqrt(step_diff2 / static_cast<double>(vocab))) {
+        EXPECT_EQ(ArgMax(a.data(), vocab), best) << "prompt " << i << " step " << step;
+      }
+      input = {produced[i][static_cast<size_t>(step)]};
+    }
+    const double relative = std::sqrt(diff2 / ref2);
+    std::cout << GetParam() << " prompt " << i << ": batched vs alone relative L2 " << relative
+              << "\n";
+    EXPECT_LE(relative, 2e-2) << "prompt " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, CudaBf16Test, ::testing::Values("gqa", "mla"));
 
 }  // namespace
 }  // namespace transmla

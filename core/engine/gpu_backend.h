@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/engine/engine.h"
+#include "core/engine/engine_options.h"
 #include "core/io/tensor_store.h"
 
 namespace transmla {
@@ -20,7 +21,7 @@ struct GpuBackend {
   std::string name;  // "cuda"
   std::function<bool(std::string* why)> available;
   std::function<bool(const ModelConfig&)> supports;
-  std::function<absl::StatusOr<std::unique_ptr<Engine>>(const ModelConfig&, const TensorStore&, int64_t max_kv_bytes)>
+  std::function<absl::StatusOr<std::unique_ptr<Engine>>(const ModelConfig&, const TensorStore&, const EngineOptions&)>
       create;
 };
 

@@ -67,7 +67,7 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(const ModelSource& source, 
   }
   const bool gpu_ready = gpu != nullptr && gpu->available(nullptr) && gpu->supports(source.config);
   if (options.device == "cuda" || (options.device == "auto" && gpu_ready)) {
-    return gpu->create(source.config, source.tensors, options.max_kv_bytes);
+    return gpu->create(source.config, source.tensors, options);
   }
   ASSIGN_OR_RETURN(std::unique_ptr<cpu::CpuEngine> engine,
                    cpu::CpuEngine::Create(source.config, source.tensors, options.max_kv_bytes, options.absorbed_mla));
@@ -81,6 +81,11 @@ absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& path, const E
   if (options.max_kv_bytes < 0) return absl::InvalidArgumentError("max_kv_bytes must be >= 0");
   if (options.device != "cpu" && options.device != "cuda" && options.device != "auto") {
     return absl::InvalidArgumentError(fmt::format("device must be cpu, cuda or auto, got \"{}\"", options.device));
+  }
+  if (options.gpu_dtype != "auto" && options.gpu_dtype != "bf16" && options.gpu_dtype != "f16" &&
+      options.gpu_dtype != "f32") {
+    return absl::InvalidArgumentError(
+        fmt::format("gpu dtype must be auto, bf16, f16 or f32, got \"{}\"", options.gpu_dtype));
   }
   ASSIGN_OR_RETURN(ModelSource source, OpenModelSource(path));
   LoadedModel model;

@@ -8,16 +8,11 @@
 
 #include "absl/status/statusor.h"
 #include "core/engine/engine.h"
+#include "core/engine/engine_options.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace transmla {
 
-struct EngineOptions {
-  std::string device = "cpu";  // "cpu", "cuda", "auto"
-  int threads = 0;             // 0: all cores
-  int64_t max_kv_bytes = 0;    // 0: unlimited; otherwise the budget across all live sequences
-  bool absorbed_mla = true;    // MLA decode in absorbed form (latent cache never expanded)
-};
 
 // A model ready to run: its tokenizer and an engine holding its weights.
 struct LoadedModel {

@@ -1,10 +1,7 @@
 #include "core/engine/cuda/cuda_engine.h"
 
-#include <cmath>
-#include <utility>
-
-#include "core/engine/cpu/kv_cache.h"
-#include "core/engine/cpu/weight_loader.h"
+#include "core/engine/cuda/cuda_model.h"
+#include "core/engine/cuda/cuda_sequence.h"
 #include "core/engine/cuda/cuda_status.h"
 #include "core/engine/cuda/kernels.h"
 #include "core/engine/gpu_backend.h"
@@ -16,270 +13,171 @@
 namespace transmla::cuda {
 namespace {
 
-// Device memory, freed with its owner.
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
-  ~DeviceBuffer() { cudaFree(data_); }
+constexpr cudaStream_t kStream = nullptr;
 
-  // Grows (contents kept when `keep`) to at least `bytes`.
-  absl::Status Reserve(size_t bytes, bool keep = false) {
-    if (bytes <= bytes_) return absl::OkStatus();
-    void* fresh = nullptr;
-    CUDA_RETURN_IF_ERROR(cudaMalloc(&fresh, bytes));
-    if (keep && bytes_ > 0) CUDA_RETURN_IF_ERROR(cudaMemcpy(fresh, data_, bytes_, cudaMemcpyDeviceToDevice));
-    cudaFree(data_);
-    data_ = fresh;
-    bytes_ = bytes;
-    return absl::OkStatus();
-  }
-  absl::Status Upload(const void* host, size_t bytes) {
-    RETURN_IF_ERROR(Reserve(bytes));
-    CUDA_RETURN_IF_ERROR(cudaMemcpy(data_, host, bytes, cudaMemcpyHostToDevice));
-    return absl::OkStatus();
-  }
-  float* f() const { return static_cast<float*>(data_); }
-  template <typename T>
-  T* as() const { return static_cast<T*>(data_); }
-  size_t bytes() const { return bytes_; }
+size_t Elements(int64_t rows, int64_t cols, GpuType type) { return static_cast<size_t>(rows * cols) * Bytes(type); }
 
- private:
-  void* data_ = nullptr;
-  size_t bytes_ = 0;
-};
+}  // namespace
 
-struct Layer {
-  DeviceBuffer input_norm, post_norm, wq, wk, wv, bq, bk, bv, wo, w_gate_up, w_down;
-};
-
-// One sequence: per layer a device buffer of [capacity x 2 x kv_dim] floats (K then V per token).
-class CudaSequence : public Sequence {
- public:
-  CudaSequence(int64_t layers, int64_t kv_dim, std::shared_ptr<cpu::KvBudget> budget)
-      : kv_dim_(kv_dim), budget_(std::move(budget)), layers_(static_cast<size_t>(layers)) {}
-  ~CudaSequence() override { budget_->Release(charged_ * BytesPerToken()); }
-
-  int64_t length() const override { return length_; }
-  int64_t kv_bytes() const override { return length_ * BytesPerToken(); }
-  void Truncate(int64_t length) override {
-    length_ = std::min(length_, length);
-    budget_->Release((charged_ - length_) * BytesPerToken());
-    charged_ = length_;
-  }
-
-  absl::Status Reserve(int64_t extra) {
-    const int64_t want = length_ + extra;
-    if (want > charged_) {
-      RETURN_IF_ERROR(budget_->Reserve((want - charged_) * BytesPerToken()));
-      charged_ = want;
-    }
-    if (want > capacity_) {
-      const int64_t capacity = std::max<int64_t>({want, 2 * capacity_, 16});
-      for (DeviceBuffer& layer : layers_) {
-        RETURN_IF_ERROR(layer.Reserve(static_cast<size_t>(capacity * 2 * kv_dim_) * sizeof(float), /*keep=*/true));
-      }
-      capacity_ = capacity;
-    }
-    return absl::OkStatus();
-  }
-  void Commit(int64_t extra) { length_ += extra; }
-  float* layer(int64_t i) const { return layers_[static_cast<size_t>(i)].f(); }
-
- private:
-  int64_t BytesPerToken() const { return static_cast<int64_t>(layers_.size()) * 2 * kv_dim_ * 4; }
-
-  const int64_t kv_dim_;
-  std::shared_ptr<cpu::KvBudget> budget_;
-  std::vector<DeviceBuffer> layers_;
-  int64_t length_ = 0, charged_ = 0, capacity_ = 0;
-};
-
-class CudaEngine : public Engine {
- public:
-  explicit CudaEngine(const ModelConfig& config, int64_t max_kv_bytes)
-      : config_(config), budget_(std::make_shared<cpu::KvBudget>(max_kv_bytes)) {}
-  ~CudaEngine() override {
-    if (blas_ != nullptr) cublasDestroy(blas_);
-  }
-
-  absl::Status Load(const TensorStore& store);
-
-  const ModelConfig& config() const override { return config_; }
-  std::string device() const override { return fmt::format("cuda:{}", device_); }
-  int64_t KvBytesPerToken() const override { return config_.num_hidden_layers * 2 * KvDim() * 4; }
-  int64_t NumParameters() const override { return parameters_; }
-  std::unique_ptr<Sequence> NewSequence() override {
-    return std::make_unique<CudaSequence>(config_.num_hidden_layers, KvDim(), budget_);
-  }
-  absl::Status Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) override;
-
- private:
-  int64_t KvDim() const { return config_.num_key_value_heads * config_.head_dim; }
-  absl::Status Upload(const TensorStore& store, const std::string& name, int64_t rows, int64_t cols, DeviceBuffer* out);
-  absl::Status UploadVector(const TensorStore& store, const std::string& name, int64_t size, DeviceBuffer* out);
-  // y[rows x out] = x[rows x in] * W^T for a row-major W of [out x in].
-  absl::Status Gemm(const float* x, const DeviceBuffer& w, int64_t rows, int64_t in, int64_t out, float* y);
-
-  ModelConfig config_;
-  std::shared_ptr<cpu::KvBudget> budget_;
-  cublasHandle_t blas_ = nullptr;
-  int device_ = 0;
-  int64_t parameters_ = 0;
-  DeviceBuffer embed_, lm_head_, final_norm_, inv_freq_;
-  std::vector<Layer> layers_;
-  // Scratch of the last Forward, grown as needed.
-  DeviceBuffer ids_, positions_, caches_, x_, h_, q_, k_, v_, attn_, tmp_, gate_up_, act_, rows_, out_rows_, logits_;
-};
-
-absl::Status CudaEngine::Upload(const TensorStore& store, const std::string& name, int64_t rows, int64_t cols,
-                                DeviceBuffer* out) {
-  ASSIGN_OR_RETURN(const cpu::Mat m, cpu::LoadMatrix(store, name, rows, cols));
-  parameters_ += rows * cols;
-  return out->Upload(m.data(), static_cast<size_t>(m.size()) * sizeof(float));
+std::unique_ptr<Sequence> CudaEngine::NewSequence() {
+  return std::make_unique<CudaSequence>(config_.num_hidden_layers, layout_.token_stride,
+                                        static_cast<int64_t>(Bytes(type_)), budget_);
 }
 
-absl::Status CudaEngine::UploadVector(const TensorStore& store, const std::string& name, int64_t size,
-                                      DeviceBuffer* out) {
-  ASSIGN_OR_RETURN(const cpu::Vec v, cpu::LoadVector(store, name, size));
-  parameters_ += size;
-  return out->Upload(v.data(), static_cast<size_t>(v.size()) * sizeof(float));
+absl::Status CudaEngine::Linear(const void* x, const GpuMatrix& w, int64_t rows, float* y, float beta) {
+  return Gemm(blas_, {x, type_, w.cols, 0}, w.operand(), false, rows, w.cols, w.rows, {y, GpuType::kF32, w.rows, 0},
+              beta);
 }
 
-absl::Status CudaEngine::Load(const TensorStore& store) {
-  CUDA_RETURN_IF_ERROR(cudaGetDevice(&device_));
-  CUBLAS_RETURN_IF_ERROR(cublasCreate(&blas_));
-  CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));  // true FP32, no TF32
-  const int64_t d = config_.hidden_size, hd = config_.head_dim, f = config_.intermediate_size;
-  const int64_t q_dim = config_.num_attention_heads * hd, kv = KvDim();
-  RETURN_IF_ERROR(Upload(store, "model.embed_tokens.weight", config_.vocab_size, d, &embed_));
-  RETURN_IF_ERROR(Upload(store, config_.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight",
-                         config_.vocab_size, d, &lm_head_));
-  if (config_.tie_word_embeddings) parameters_ -= config_.vocab_size * d;
-  RETURN_IF_ERROR(UploadVector(store, "model.norm.weight", d, &final_norm_));
-  const std::vector<float> inv_freq = RopeInverseFrequencies(config_, hd);
-  RETURN_IF_ERROR(inv_freq_.Upload(inv_freq.data(), inv_freq.size() * sizeof(float)));
-  layers_.resize(static_cast<size_t>(config_.num_hidden_layers));
-  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
-    const std::string p = fmt::format("model.layers.{}.", i);
-    Layer& l = layers_[static_cast<size_t>(i)];
-    RETURN_IF_ERROR(UploadVector(store, p + "input_layernorm.weight", d, &l.input_norm));
-    RETURN_IF_ERROR(UploadVector(store, p + "post_attention_layernorm.weight", d, &l.post_norm));
-    RETURN_IF_ERROR(Upload(store, p + "self_attn.q_proj.weight", q_dim, d, &l.wq));
-    RETURN_IF_ERROR(Upload(store, p + "self_attn.k_proj.weight", kv, d, &l.wk));
-    RETURN_IF_ERROR(Upload(store, p + "self_attn.v_proj.weight", kv, d, &l.wv));
-    if (config_.attention_bias) {
-      RETURN_IF_ERROR(UploadVector(store, p + "self_attn.q_proj.bias", q_dim, &l.bq));
-      RETURN_IF_ERROR(UploadVector(store, p + "self_attn.k_proj.bias", kv, &l.bk));
-      RETURN_IF_ERROR(UploadVector(store, p + "self_attn.v_proj.bias", kv, &l.bv));
-    }
-    RETURN_IF_ERROR(Upload(store, p + "self_attn.o_proj.weight", d, q_dim, &l.wo));
-    ASSIGN_OR_RETURN(const cpu::Mat gate, cpu::LoadMatrix(store, p + "mlp.gate_proj.weight", f, d));
-    ASSIGN_OR_RETURN(const cpu::Mat up, cpu::LoadMatrix(store, p + "mlp.up_proj.weight", f, d));
-    cpu::Mat gate_up(2 * f, d);
-    gate_up << gate, up;
-    parameters_ += 2 * f * d;
-    RETURN_IF_ERROR(l.w_gate_up.Upload(gate_up.data(), static_cast<size_t>(gate_up.size()) * sizeof(float)));
-    RETURN_IF_ERROR(Upload(store, p + "mlp.down_proj.weight", d, f, &l.w_down));
-  }
+absl::Status CudaEngine::GqaAttention(int64_t layer, const LayerWeights& w, int64_t rows) {
+  const int64_t h = config_.num_attention_heads, hd = config_.head_dim, kv = config_.num_key_value_heads * hd;
+  const int64_t width = w.in_proj.rows;
+  RETURN_IF_ERROR(Linear(normed_.get(), w.in_proj, rows, proj_.f()));
+  if (w.in_bias.bytes() > 0) AddBias(proj_.f(), w.in_bias.f(), rows, width, kStream);
+  const RopeArgs rope{inv_freq_.f(), positions_.as<int32_t>(), static_cast<float>(RopeAttentionScaling(config_)),
+                      RopeLayout::kRotateHalf};
+  void* const* caches = row_caches_.as<void*>() + layer * rows;
+  HeadCopy q{proj_.f(), width, hd, h, hd, 0, hd, query_.get(), nullptr, type_, h * hd, 0, hd, 0};
+  CopyHeadsWithRope(q, rows, rope, kStream);
+  HeadCopy k{proj_.f() + h * hd, width, hd, config_.num_key_value_heads, hd, 0, hd, nullptr, caches, type_, 0,
+             layout_.token_stride, hd, 0};
+  CopyHeadsWithRope(k, rows, rope, kStream);
+  HeadCopy v = k;
+  v.in = proj_.f() + h * hd + kv;
+  v.rope_dims = 0;
+  v.out_offset = kv;
+  CopyHeadsWithRope(v, rows, rope, kStream);
+  const void* const* layer_caches = slice_caches_.as<const void*>() + layer * slices_;
+  RETURN_IF_ERROR(plan_.Run(query_.get(), layer_caches, attended_.get(), type_, kStream));
+  RETURN_IF_ERROR(Linear(attended_.get(), w.o_proj, rows, x_.f(), 1.0f));
   return absl::OkStatus();
 }
 
-absl::Status CudaEngine::Gemm(const float* x, const DeviceBuffer& w, int64_t rows, int64_t in, int64_t out, float* y) {
-  const float one = 1.0f, zero = 0.0f;
-  // Column-major view: Y^T [out x rows] = W [out x in] (W^T stored) * X^T [in x rows].
-  CUBLAS_RETURN_IF_ERROR(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out), static_cast<int>(rows),
-                                     static_cast<int>(in), &one, w.f(), static_cast<int>(in), x, static_cast<int>(in),
-                                     &zero, y, static_cast<int>(out)));
+absl::Status CudaEngine::MlaAttention(int64_t layer, const LayerWeights& w, int64_t rows) {
+  const int64_t h = config_.num_attention_heads, rank = config_.kv_lora_rank, rope_dims = config_.qk_rope_head_dim;
+  const int64_t nope = config_.qk_nope_head_dim, v_dim = config_.v_head_dim, ql = config_.q_lora_rank;
+  const int64_t qk = nope + rope_dims, width = w.in_proj.rows, q_width = ql > 0 ? ql : h * qk;
+  const int64_t key = layout_.key_dim;
+  RETURN_IF_ERROR(Linear(normed_.get(), w.in_proj, rows, proj_.f()));
+  if (w.in_bias.bytes() > 0) AddBias(proj_.f(), w.in_bias.f(), rows, width, kStream);
+  const float* queries = proj_.f();
+  int64_t queries_ld = width;
+  if (ql > 0) {
+    // transformers builds q_a_layernorm with its class default eps (1e-6), like kv_a_layernorm.
+    RmsNorm(proj_.f(), width, w.q_a_norm.f(), rows, ql, 1e-6f, normed_.get(), type_, ql, kStream);
+    RETURN_IF_ERROR(Linear(normed_.get(), w.q_b, rows, q_.f()));
+    queries = q_.f();
+    queries_ld = h * qk;
+  }
+  const RopeArgs rope{inv_freq_.f(), positions_.as<int32_t>(), static_cast<float>(RopeAttentionScaling(config_)),
+                      RopeLayout::kInterleaved};
+  MlaAppendLatent(proj_.f() + q_width, width, w.kv_a_norm.f(), static_cast<float>(config_.kv_a_layernorm_eps), rows,
+                  rank, rope_dims, row_caches_.as<void*>() + layer * rows, type_, layout_.token_stride, rope, kStream);
+  // The absorbed query per head: [W_UK^T q_nope | RoPE(q_pe) | zero padding].
+  HeadCopy pe{queries + nope, queries_ld, qk, h, rope_dims, 0, rope_dims, query_.get(), nullptr, type_, h * key, 0, key,
+              rank};
+  CopyHeadsWithRope(pe, rows, rope, kStream);
+  if (nope > 0) {
+    HeadCopy qn{queries, queries_ld, qk, h, nope, 0, 0, q_nope_.get(), nullptr, type_, h * nope, 0, nope, 0};
+    CopyHeadsWithRope(qn, rows, rope, kStream);
+    const int64_t head_rows = (nope + v_dim) * rank;
+    RETURN_IF_ERROR(Gemm(blas_, {q_nope_.get(), type_, h * nope, nope}, {w.kv_b.data.get(), type_, rank, head_rows},
+                         true, rows, nope, rank, {query_.get(), type_, h * key, key}, 0.0f, h));
+  }
+  const void* const* layer_caches = slice_caches_.as<const void*>() + layer * slices_;
+  RETURN_IF_ERROR(plan_.Run(query_.get(), layer_caches, attended_.get(), type_, kStream));
+  // Per head: values = W_UV (latent mix).
+  const void* w_uv = static_cast<const char*>(w.kv_b.data.get()) + Elements(nope, rank, type_);
+  RETURN_IF_ERROR(Gemm(blas_, {attended_.get(), type_, h * rank, rank}, {w_uv, type_, rank, (nope + v_dim) * rank},
+                       false, rows, rank, v_dim, {values_.get(), type_, h * v_dim, v_dim}, 0.0f, h));
+  RETURN_IF_ERROR(Linear(values_.get(), w.o_proj, rows, x_.f(), 1.0f));
+  if (w.o_bias.bytes() > 0) AddBias(x_.f(), w.o_bias.f(), rows, config_.hidden_size, kStream);
   return absl::OkStatus();
 }
 
+absl::Status CudaEngine::Mlp(const LayerWeights& w, int64_t rows) {
+  const int64_t f = config_.intermediate_size;
+  RETURN_IF_ERROR(Linear(normed_.get(), w.gate_up, rows, gate_up_.f()));
+  SiluMul(gate_up_.f(), rows, f, act_.get(), type_, kStream);
+  return Linear(act_.get(), w.down, rows, x_.f(), 1.0f);
+}
 
 absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) {
   RETURN_IF_ERROR(ValidateForwardSteps(
       steps, config_, [](const Sequence* s) { return dynamic_cast<const CudaSequence*>(s) != nullptr; }));
-  const int64_t d = config_.hidden_size, hd = config_.head_dim, f = config_.intermediate_size;
-  const int64_t heads = config_.num_attention_heads, kv_heads = config_.num_key_value_heads, kv = KvDim();
-  const int64_t layers = config_.num_hidden_layers, vocab = config_.vocab_size;
+  const int64_t d = config_.hidden_size, layers = config_.num_hidden_layers, vocab = config_.vocab_size;
   std::vector<int32_t> ids, positions, out_rows;
+  std::vector<AttentionSlice> slices;
   std::vector<CudaSequence*> owners;
-  for (size_t i = 0; i < steps.size(); ++i) {
-    auto* seq = static_cast<CudaSequence*>(steps[i].sequence);
-    const int64_t count = static_cast<int64_t>(steps[i].tokens.size());
+  for (const ForwardStep& step : steps) {
+    auto* seq = static_cast<CudaSequence*>(step.sequence);
+    const int64_t count = static_cast<int64_t>(step.tokens.size());
     if (absl::Status reserved = seq->Reserve(count); !reserved.ok()) {
       for (CudaSequence* s : owners) s->Truncate(s->length());
       return reserved;
     }
     owners.push_back(seq);
+    slices.push_back({static_cast<int32_t>(ids.size()), static_cast<int32_t>(count), static_cast<int32_t>(seq->length())});
     for (int64_t t = 0; t < count; ++t) {
-      if (steps[i].all_logits || t == count - 1) out_rows.push_back(static_cast<int32_t>(ids.size()));
-      ids.push_back(steps[i].tokens[static_cast<size_t>(t)]);
+      if (step.all_logits || t == count - 1) out_rows.push_back(static_cast<int32_t>(ids.size()));
+      ids.push_back(step.tokens[static_cast<size_t>(t)]);
       positions.push_back(static_cast<int32_t>(seq->length() + t));
     }
   }
   const int64_t rows = static_cast<int64_t>(ids.size());
-  // Per layer, each row's cache pointer (layer-major so a layer's table is contiguous).
-  std::vector<float*> caches(static_cast<size_t>(layers * rows));
+  slices_ = static_cast<int64_t>(slices.size());
+  // Per layer, each row's and each slice's cache (layer-major so a layer's table is contiguous).
+  std::vector<void*> row_caches(static_cast<size_t>(layers * rows)), slice_caches(static_cast<size_t>(layers * slices_));
   for (int64_t l = 0; l < layers; ++l) {
-    int64_t r = 0;
-    for (size_t i = 0; i < steps.size(); ++i) {
-      for (size_t t = 0; t < steps[i].tokens.size(); ++t) caches[static_cast<size_t>(l * rows + r++)] = owners[i]->layer(l);
+    for (size_t i = 0; i < slices.size(); ++i) {
+      slice_caches[static_cast<size_t>(l * slices_) + i] = owners[i]->layer(l);
+      for (int32_t t = 0; t < slices[i].count; ++t) {
+        row_caches[static_cast<size_t>(l * rows + slices[i].row_begin + t)] = owners[i]->layer(l);
+      }
     }
   }
-  const size_t fb = sizeof(float);
   RETURN_IF_ERROR(ids_.Upload(ids.data(), ids.size() * sizeof(int32_t)));
   RETURN_IF_ERROR(positions_.Upload(positions.data(), positions.size() * sizeof(int32_t)));
-  RETURN_IF_ERROR(caches_.Upload(caches.data(), caches.size() * sizeof(float*)));
+  RETURN_IF_ERROR(row_caches_.Upload(row_caches.data(), row_caches.size() * sizeof(void*)));
+  RETURN_IF_ERROR(slice_caches_.Upload(slice_caches.data(), slice_caches.size() * sizeof(void*)));
   RETURN_IF_ERROR(out_rows_.Upload(out_rows.data(), out_rows.size() * sizeof(int32_t)));
-  for (DeviceBuffer* b : {&x_, &h_, &tmp_}) RETURN_IF_ERROR(b->Reserve(rows * d * fb));
-  RETURN_IF_ERROR(q_.Reserve(rows * heads * hd * fb));
-  RETURN_IF_ERROR(attn_.Reserve(rows * heads * hd * fb));
-  RETURN_IF_ERROR(k_.Reserve(rows * kv * fb));
-  RETURN_IF_ERROR(v_.Reserve(rows * kv * fb));
-  RETURN_IF_ERROR(gate_up_.Reserve(rows * 2 * f * fb));
-  RETURN_IF_ERROR(act_.Reserve(rows * f * fb));
-  const int64_t n_out = static_cast<int64_t>(out_rows.size());
-  RETURN_IF_ERROR(rows_.Reserve(n_out * d * fb));
-  RETURN_IF_ERROR(logits_.Reserve(n_out * vocab * fb));
+  RETURN_IF_ERROR(plan_.Build(slices, layout_, type_, kStream));
 
-  cudaStream_t s = nullptr;
-  EmbeddingGather(embed_.f(), ids_.as<int32_t>(), rows, d, x_.f(), s);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int64_t pairs = hd / 2;
+  const int64_t h = config_.num_attention_heads, n_out = static_cast<int64_t>(out_rows.size());
+  int64_t widest_in = d, widest_proj = 0;
+  for (const LayerWeights& w : layers_) widest_proj = std::max(widest_proj, w.in_proj.rows);
+  if (mla()) widest_in = std::max(widest_in, config_.q_lora_rank);
+  const int64_t q_cols = mla() ? h * (config_.qk_nope_head_dim + config_.qk_rope_head_dim) : 0;
+  const int64_t value_cols = mla() ? h * config_.v_head_dim : 0;
+  RETURN_IF_ERROR(x_.Reserve(Elements(rows, d, GpuType::kF32)));
+  RETURN_IF_ERROR(normed_.Reserve(Elements(rows, widest_in, type_)));
+  RETURN_IF_ERROR(proj_.Reserve(Elements(rows, widest_proj, GpuType::kF32)));
+  RETURN_IF_ERROR(q_.Reserve(Elements(rows, q_cols, GpuType::kF32)));
+  RETURN_IF_ERROR(q_nope_.Reserve(Elements(rows, mla() ? h * config_.qk_nope_head_dim : 0, type_)));
+  RETURN_IF_ERROR(query_.Reserve(Elements(rows, h * layout_.query_head_stride, type_)));
+  RETURN_IF_ERROR(attended_.Reserve(Elements(rows, h * layout_.value_dim, type_)));
+  RETURN_IF_ERROR(values_.Reserve(Elements(rows, value_cols, type_)));
+  RETURN_IF_ERROR(gate_up_.Reserve(Elements(rows, 2 * config_.intermediate_size, GpuType::kF32)));
+  RETURN_IF_ERROR(act_.Reserve(Elements(rows, config_.intermediate_size, type_)));
+  RETURN_IF_ERROR(picked_.Reserve(Elements(n_out, d, GpuType::kF32)));
+  RETURN_IF_ERROR(logits_.Reserve(Elements(n_out, vocab, GpuType::kF32)));
+
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  EmbeddingGather(embed_.data.get(), embed_.type, ids_.as<int32_t>(), rows, d, x_.f(), kStream);
   for (int64_t l = 0; l < layers; ++l) {
-    const Layer& w = layers_[static_cast<size_t>(l)];
-    float* const* layer_caches = caches_.as<float*>() + l * rows;
-    RmsNorm(x_.f(), w.input_norm.f(), rows, d, static_cast<float>(config_.rms_norm_eps), h_.f(), s);
-    RETURN_IF_ERROR(Gemm(h_.f(), w.wq, rows, d, heads * hd, q_.f()));
-    RETURN_IF_ERROR(Gemm(h_.f(), w.wk, rows, d, kv, k_.f()));
-    RETURN_IF_ERROR(Gemm(h_.f(), w.wv, rows, d, kv, v_.f()));
-    if (config_.attention_bias) {
-      AddBias(q_.f(), w.bq.f(), rows, heads * hd, s);
-      AddBias(k_.f(), w.bk.f(), rows, kv, s);
-      AddBias(v_.f(), w.bv.f(), rows, kv, s);
-    }
-    RopeRotateHalf(q_.f(), rows, heads, hd, pairs, inv_freq_.f(), positions_.as<int32_t>(), s);
-    RopeRotateHalf(k_.f(), rows, kv_heads, hd, pairs, inv_freq_.f(), positions_.as<int32_t>(), s);
-    AppendKv(k_.f(), v_.f(), rows, kv, layer_caches, positions_.as<int32_t>(), s);
-    Attention(q_.f(), layer_caches, positions_.as<int32_t>(), rows, heads, kv_heads, hd, scale, attn_.f(), s);
-    RETURN_IF_ERROR(Gemm(attn_.f(), w.wo, rows, heads * hd, d, tmp_.f()));
-    AddInPlace(x_.f(), tmp_.f(), rows * d, s);
-    RmsNorm(x_.f(), w.post_norm.f(), rows, d, static_cast<float>(config_.rms_norm_eps), h_.f(), s);
-    RETURN_IF_ERROR(Gemm(h_.f(), w.w_gate_up, rows, d, 2 * f, gate_up_.f()));
-    SiluMul(gate_up_.f(), rows, f, act_.f(), s);
-    RETURN_IF_ERROR(Gemm(act_.f(), w.w_down, rows, f, d, tmp_.f()));
-    AddInPlace(x_.f(), tmp_.f(), rows * d, s);
+    const LayerWeights& w = layers_[static_cast<size_t>(l)];
+    RmsNorm(x_.f(), d, w.input_norm.f(), rows, d, eps, normed_.get(), type_, d, kStream);
+    RETURN_IF_ERROR(mla() ? MlaAttention(l, w, rows) : GqaAttention(l, w, rows));
+    RmsNorm(x_.f(), d, w.post_norm.f(), rows, d, eps, normed_.get(), type_, d, kStream);
+    RETURN_IF_ERROR(Mlp(w, rows));
   }
   // Only the rows whose logits are wanted go through the final norm and the LM head.
-  EmbeddingGather(x_.f(), out_rows_.as<int32_t>(), n_out, d, rows_.f(), s);
-  RmsNorm(rows_.f(), final_norm_.f(), n_out, d, static_cast<float>(config_.rms_norm_eps), h_.f(), s);
-  RETURN_IF_ERROR(Gemm(h_.f(), lm_head_, n_out, d, vocab, logits_.f()));
+  EmbeddingGather(x_.get(), GpuType::kF32, out_rows_.as<int32_t>(), n_out, d, picked_.f(), kStream);
+  RmsNorm(picked_.f(), d, final_norm_.f(), n_out, d, eps, normed_.get(), type_, d, kStream);
+  RETURN_IF_ERROR(Linear(normed_.get(), lm_head_, n_out, logits_.f()));
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   std::vector<float> host(static_cast<size_t>(n_out * vocab));
-  CUDA_RETURN_IF_ERROR(cudaMemcpy(host.data(), logits_.f(), host.size() * fb, cudaMemcpyDeviceToHost));
+  CUDA_RETURN_IF_ERROR(cudaMemcpy(host.data(), logits_.f(), host.size() * sizeof(float), cudaMemcpyDeviceToHost));
   logits->assign(steps.size(), {});
   int64_t row = 0;
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -291,8 +189,6 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
   return absl::OkStatus();
 }
 
-}  // namespace
-
 bool CudaDeviceAvailable(std::string* why) {
   int count = 0;
   const cudaError_t error = cudaGetDeviceCount(&count);
@@ -303,25 +199,58 @@ bool CudaDeviceAvailable(std::string* why) {
   return true;
 }
 
-absl::StatusOr<std::unique_ptr<Engine>> CreateCudaEngine(const ModelConfig& config, const TensorStore& store,
-                                                         int64_t max_kv_bytes) {
-  if (config.architecture == Architecture::kDeepseekV3) {
-    return absl::UnimplementedError("the CUDA engine runs llama-family (GQA) models only so far; use --device cpu "
-                                    "for DeepSeek-V3 (MLA)");
+namespace {
+
+absl::StatusOr<GpuType> ChooseType(const std::string& requested, const TensorStore& store) {
+  if (requested == "f32") return GpuType::kF32;
+  if (requested == "bf16") return GpuType::kBF16;
+  if (requested == "f16") return GpuType::kF16;
+  if (requested != "auto") {
+    return absl::InvalidArgumentError(fmt::format("gpu dtype must be auto, f32, bf16 or f16, got \"{}\"", requested));
   }
-  if (config.head_dim > 256 || config.head_dim % 2 != 0) {
-    return absl::InvalidArgumentError(fmt::format("the CUDA engine needs an even head_dim <= 256, got {}", config.head_dim));
+  const TensorView* embed = store.Find("model.embed_tokens.weight");
+  if (embed != nullptr && embed->dtype == DType::kBF16) return GpuType::kBF16;
+  if (embed != nullptr && embed->dtype == DType::kF16) return GpuType::kF16;
+  return GpuType::kF32;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Engine>> CreateCudaEngine(const ModelConfig& config, const TensorStore& store,
+                                                         const EngineOptions& options) {
+  ASSIGN_OR_RETURN(const GpuType type, ChooseType(options.gpu_dtype, store));
+  const bool mla = config.architecture == Architecture::kDeepseekV3;
+  if (!mla && (config.head_dim % 2 != 0 || (type != GpuType::kF32 && config.head_dim % 16 != 0))) {
+    return absl::InvalidArgumentError(fmt::format(
+        "the CUDA engine needs head_dim a multiple of 16 for {} (2 for f32), got {}; try --gpu-dtype f32",
+        Name(type), config.head_dim));
+  }
+  if (mla && config.qk_rope_head_dim % 2 != 0) {
+    return absl::InvalidArgumentError(fmt::format("qk_rope_head_dim {} is odd", config.qk_rope_head_dim));
   }
   std::string why;
   if (!CudaDeviceAvailable(&why)) return absl::FailedPreconditionError(fmt::format("no CUDA device: {}", why));
-  auto engine = std::make_unique<CudaEngine>(config, max_kv_bytes);
+  auto engine = std::make_unique<CudaEngine>(config, type, options.max_kv_bytes);
   RETURN_IF_ERROR(engine->Load(store));
   return engine;
 }
 
+absl::Status ExtendForBenchmark(Sequence* sequence, int64_t length) {
+  auto* seq = dynamic_cast<CudaSequence*>(sequence);
+  if (seq == nullptr) return absl::InvalidArgumentError("not a CUDA engine's sequence");
+  if (length <= seq->length()) return absl::OkStatus();
+  const int64_t extra = length - seq->length();
+  RETURN_IF_ERROR(seq->Reserve(extra));
+  seq->Commit(extra);
+  return absl::OkStatus();
+}
+
 void RegisterCudaBackend() {
   RegisterGpuBackend({"cuda", CudaDeviceAvailable,
-                      [](const ModelConfig& c) { return c.architecture == Architecture::kLlama; }, CreateCudaEngine});
+                      [](const ModelConfig& c) {
+                        return c.architecture == Architecture::kLlama || c.architecture == Architecture::kDeepseekV3;
+                      },
+                      CreateCudaEngine});
 }
 
 }  // namespace transmla::cuda

@@ -1,6 +1,7 @@
 #include "core/engine/cuda/kernels.h"
 
-#include <cfloat>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 namespace transmla::cuda {
 namespace {
@@ -9,27 +10,56 @@ constexpr int kThreads = 256;
 
 int Blocks(int64_t n) { return static_cast<int>((n + kThreads - 1) / kThreads); }
 
-__global__ void EmbeddingGatherKernel(const float* table, const int32_t* ids, int64_t rows, int64_t d, float* out) {
+__device__ __forceinline__ float Load(const void* p, GpuType t, int64_t i) {
+  switch (t) {
+    case GpuType::kBF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    case GpuType::kF16: return __half2float(static_cast<const __half*>(p)[i]);
+    default: return static_cast<const float*>(p)[i];
+  }
+}
+
+__device__ __forceinline__ void Store(void* p, GpuType t, int64_t i, float v) {
+  switch (t) {
+    case GpuType::kBF16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16(v); break;
+    case GpuType::kF16: static_cast<__half*>(p)[i] = __float2half(v); break;
+    default: static_cast<float*>(p)[i] = v;
+  }
+}
+
+__global__ void ConvertKernel(const void* in, GpuType in_type, int64_t n, void* out, GpuType out_type) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i < n) Store(out, out_type, i, Load(in, in_type, i));
+}
+
+__global__ void EmbeddingGatherKernel(const void* table, GpuType type, const int32_t* ids, int64_t rows, int64_t d,
+                                      float* out) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= rows * d) return;
   const int64_t r = i / d, c = i % d;
-  out[i] = table[static_cast<int64_t>(ids[r]) * d + c];
+  out[i] = Load(table, type, static_cast<int64_t>(ids[r]) * d + c);
 }
 
-__global__ void RmsNormKernel(const float* x, const float* weight, int64_t d, float eps, float* out) {
-  const float* row = x + blockIdx.x * d;
-  float* dst = out + blockIdx.x * d;
-  __shared__ float partial[kThreads];
+// Block-wide sum of one value per thread (blockDim.x == kThreads).
+__device__ float BlockSum(float v) {
+  __shared__ float partial[kThreads / 32];
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffff, v, offset);
+  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = v;
+  __syncthreads();
+  float total = 0;
+  for (int w = 0; w < kThreads / 32; ++w) total += partial[w];
+  __syncthreads();
+  return total;
+}
+
+__global__ void RmsNormKernel(const float* x, int64_t x_ld, const float* weight, int64_t d, float eps, void* out,
+                              GpuType out_type, int64_t out_ld) {
+  const float* row = x + blockIdx.x * x_ld;
   float sum = 0;
   for (int64_t c = threadIdx.x; c < d; c += blockDim.x) sum += row[c] * row[c];
-  partial[threadIdx.x] = sum;
-  __syncthreads();
-  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
-    __syncthreads();
+  const float inv = rsqrtf(BlockSum(sum) / static_cast<float>(d) + eps);
+  for (int64_t c = threadIdx.x; c < d; c += blockDim.x) {
+    Store(out, out_type, blockIdx.x * out_ld + c, row[c] * inv * weight[c]);
   }
-  const float inv = rsqrtf(partial[0] / static_cast<float>(d) + eps);
-  for (int64_t c = threadIdx.x; c < d; c += blockDim.x) dst[c] = row[c] * inv * weight[c];
 }
 
 __global__ void AddBiasKernel(float* x, const float* bias, int64_t rows, int64_t d) {
@@ -37,121 +67,98 @@ __global__ void AddBiasKernel(float* x, const float* bias, int64_t rows, int64_t
   if (i < rows * d) x[i] += bias[i % d];
 }
 
-__global__ void AddKernel(float* x, const float* y, int64_t n) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i < n) x[i] += y[i];
-}
-
-__global__ void SiluMulKernel(const float* gate_up, int64_t rows, int64_t f, float* out) {
+__global__ void SiluMulKernel(const float* gate_up, int64_t rows, int64_t f, void* out, GpuType out_type) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= rows * f) return;
   const int64_t r = i / f, j = i % f;
   const float g = gate_up[r * 2 * f + j], u = gate_up[r * 2 * f + f + j];
-  out[i] = g / (1.0f + expf(-g)) * u;
+  Store(out, out_type, i, g / (1.0f + expf(-g)) * u);
 }
 
-__global__ void RopeKernel(float* x, int64_t rows, int64_t heads, int64_t head_dim, int64_t pairs,
-                           const float* inv_freq, const int32_t* positions) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= rows * heads * pairs) return;
-  const int64_t p = i % pairs, h = (i / pairs) % heads, r = i / (pairs * heads);
-  float* head = x + (r * heads + h) * head_dim;
+// Element e (relative to the rope range) of a rotated head: x[e] cos + partner sin, with the sign
+// and partner of the layout.
+__device__ float Rotated(const float* x, int64_t e, int64_t rope_dims, const RopeArgs& rope, int32_t position) {
+  const int64_t half = rope_dims / 2;
+  int64_t pair, partner;
+  float sign;
+  if (rope.layout == RopeLayout::kRotateHalf) {
+    pair = e < half ? e : e - half;
+    partner = e < half ? e + half : e - half;
+    sign = e < half ? -1.0f : 1.0f;
+  } else {
+    pair = e / 2;
+    partner = e % 2 == 0 ? e + 1 : e - 1;
+    sign = e % 2 == 0 ? -1.0f : 1.0f;
+  }
   // Double precision for the angle: positions times frequencies reach 1e5 radians.
-  const double angle = static_cast<double>(positions[r]) * static_cast<double>(inv_freq[p]);
-  const float c = static_cast<float>(cos(angle)), s = static_cast<float>(sin(angle));
-  const float a = head[p], b = head[p + pairs];
-  head[p] = a * c - b * s;
-  head[p + pairs] = b * c + a * s;
+  const double angle = static_cast<double>(position) * static_cast<double>(rope.inv_freq[pair]);
+  const float c = static_cast<float>(cos(angle)) * rope.scale, s = static_cast<float>(sin(angle)) * rope.scale;
+  return x[e] * c + sign * x[partner] * s;
 }
 
-__global__ void AppendKvKernel(const float* k, const float* v, int64_t rows, int64_t kv_dim, float* const* caches,
-                               const int32_t* positions) {
+__global__ void CopyHeadsKernel(HeadCopy copy, int64_t rows, RopeArgs rope) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= rows * kv_dim) return;
-  const int64_t r = i / kv_dim, c = i % kv_dim;
-  float* token = caches[r] + static_cast<int64_t>(positions[r]) * 2 * kv_dim;
-  token[c] = k[i];
-  token[kv_dim + c] = v[i];
+  if (i >= rows * copy.heads * copy.dims) return;
+  const int64_t e = i % copy.dims, h = (i / copy.dims) % copy.heads, r = i / (copy.dims * copy.heads);
+  const float* head = copy.in + r * copy.in_ld + h * copy.in_head_stride;
+  const int64_t k = e - copy.rope_begin;
+  const float v = k >= 0 && k < copy.rope_dims ? Rotated(head + copy.rope_begin, k, copy.rope_dims, rope, rope.positions[r])
+                                              : head[e];
+  void* base = copy.out_rows != nullptr ? copy.out_rows[r] : copy.out;
+  const int64_t row_offset =
+      copy.out_rows != nullptr ? static_cast<int64_t>(rope.positions[r]) * copy.out_position_stride : r * copy.out_ld;
+  Store(base, copy.out_type, row_offset + copy.out_offset + h * copy.out_head_stride + e, v);
 }
 
-// One warp per (row, head): lanes split the head's dims; keys are visited in order with a running
-// max and sum (online softmax), so no [rows x positions] score matrix exists anywhere.
-__global__ void AttentionKernel(const float* q, float* const* caches, const int32_t* positions, int64_t rows,
-                                int64_t heads, int64_t kv_heads, int64_t head_dim, float scale, float* out) {
-  const int64_t warp = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32;
-  const int lane = threadIdx.x % 32;
-  if (warp >= rows * heads) return;
-  const int64_t r = warp / heads, h = warp % heads, kvh = h / (heads / kv_heads);
-  const int64_t kv_dim = kv_heads * head_dim;
-  const float* query = q + (r * heads + h) * head_dim;
-  constexpr int kMaxPerLane = 8;  // head_dim <= 256
-  float qv[kMaxPerLane], acc[kMaxPerLane];
-  for (int j = 0; j < kMaxPerLane; ++j) {
-    const int64_t c = lane + 32 * j;
-    qv[j] = c < head_dim ? query[c] * scale : 0.0f;
-    acc[j] = 0;
-  }
-  float running_max = -FLT_MAX, running_sum = 0;
-  const float* cache = caches[r];
-  for (int64_t t = 0; t <= positions[r]; ++t) {
-    const float* key = cache + t * 2 * kv_dim + kvh * head_dim;
-    float dot = 0;
-    for (int j = 0; j < kMaxPerLane; ++j) {
-      const int64_t c = lane + 32 * j;
-      if (c < head_dim) dot += qv[j] * key[c];
-    }
-    for (int offset = 16; offset > 0; offset /= 2) dot += __shfl_xor_sync(0xffffffff, dot, offset);
-    const float new_max = fmaxf(running_max, dot);
-    const float correction = expf(running_max - new_max), weight = expf(dot - new_max);
-    running_sum = running_sum * correction + weight;
-    const float* value = key + kv_dim;
-    for (int j = 0; j < kMaxPerLane; ++j) {
-      const int64_t c = lane + 32 * j;
-      acc[j] = acc[j] * correction + (c < head_dim ? weight * value[c] : 0.0f);
-    }
-    running_max = new_max;
-  }
-  float* dst = out + (r * heads + h) * head_dim;
-  for (int j = 0; j < kMaxPerLane; ++j) {
-    const int64_t c = lane + 32 * j;
-    if (c < head_dim) dst[c] = acc[j] / running_sum;
+__global__ void MlaAppendLatentKernel(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps,
+                                      int64_t rank, int64_t rope_dims, void* const* caches, GpuType cache_type,
+                                      int64_t token_stride, RopeArgs rope) {
+  const int64_t r = blockIdx.x;
+  const float* row = kv_a + r * kv_ld;
+  float sum = 0;
+  for (int64_t c = threadIdx.x; c < rank; c += blockDim.x) sum += row[c] * row[c];
+  const float inv = rsqrtf(BlockSum(sum) / static_cast<float>(rank) + eps);
+  const int64_t base = static_cast<int64_t>(rope.positions[r]) * token_stride;
+  for (int64_t c = threadIdx.x; c < rank; c += blockDim.x) Store(caches[r], cache_type, base + c, row[c] * inv * norm_weight[c]);
+  for (int64_t e = threadIdx.x; e < rope_dims; e += blockDim.x) {
+    Store(caches[r], cache_type, base + rank + e, Rotated(row + rank, e, rope_dims, rope, rope.positions[r]));
   }
 }
 
 }  // namespace
 
-void EmbeddingGather(const float* table, const int32_t* ids, int64_t rows, int64_t d, float* out, cudaStream_t s) {
-  EmbeddingGatherKernel<<<Blocks(rows * d), kThreads, 0, s>>>(table, ids, rows, d, out);
+void Convert(const void* in, GpuType in_type, int64_t n, void* out, GpuType out_type, cudaStream_t s) {
+  ConvertKernel<<<Blocks(n), kThreads, 0, s>>>(in, in_type, n, out, out_type);
 }
 
-void RmsNorm(const float* x, const float* weight, int64_t rows, int64_t d, float eps, float* out, cudaStream_t s) {
-  RmsNormKernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(x, weight, d, eps, out);
+void EmbeddingGather(const void* table, GpuType table_type, const int32_t* ids, int64_t rows, int64_t d, float* out,
+                     cudaStream_t s) {
+  EmbeddingGatherKernel<<<Blocks(rows * d), kThreads, 0, s>>>(table, table_type, ids, rows, d, out);
+}
+
+void RmsNorm(const float* x, int64_t x_ld, const float* weight, int64_t rows, int64_t d, float eps, void* out,
+             GpuType out_type, int64_t out_ld, cudaStream_t s) {
+  RmsNormKernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(x, x_ld, weight, d, eps, out, out_type, out_ld);
 }
 
 void AddBias(float* x, const float* bias, int64_t rows, int64_t d, cudaStream_t s) {
   AddBiasKernel<<<Blocks(rows * d), kThreads, 0, s>>>(x, bias, rows, d);
 }
 
-void AddInPlace(float* x, const float* y, int64_t n, cudaStream_t s) { AddKernel<<<Blocks(n), kThreads, 0, s>>>(x, y, n); }
-
-void SiluMul(const float* gate_up, int64_t rows, int64_t f, float* out, cudaStream_t s) {
-  SiluMulKernel<<<Blocks(rows * f), kThreads, 0, s>>>(gate_up, rows, f, out);
+void SiluMul(const float* gate_up, int64_t rows, int64_t f, void* out, GpuType out_type, cudaStream_t s) {
+  SiluMulKernel<<<Blocks(rows * f), kThreads, 0, s>>>(gate_up, rows, f, out, out_type);
 }
 
-void RopeRotateHalf(float* x, int64_t rows, int64_t heads, int64_t head_dim, int64_t pairs, const float* inv_freq,
-                    const int32_t* positions, cudaStream_t s) {
-  RopeKernel<<<Blocks(rows * heads * pairs), kThreads, 0, s>>>(x, rows, heads, head_dim, pairs, inv_freq, positions);
+void CopyHeadsWithRope(const HeadCopy& copy, int64_t rows, const RopeArgs& rope, cudaStream_t s) {
+  CopyHeadsKernel<<<Blocks(rows * copy.heads * copy.dims), kThreads, 0, s>>>(copy, rows, rope);
 }
 
-void AppendKv(const float* k, const float* v, int64_t rows, int64_t kv_dim, float* const* caches,
-              const int32_t* positions, cudaStream_t s) {
-  AppendKvKernel<<<Blocks(rows * kv_dim), kThreads, 0, s>>>(k, v, rows, kv_dim, caches, positions);
-}
-
-void Attention(const float* q, float* const* caches, const int32_t* positions, int64_t rows, int64_t heads,
-               int64_t kv_heads, int64_t head_dim, float scale, float* out, cudaStream_t s) {
-  AttentionKernel<<<Blocks(rows * heads * 32), kThreads, 0, s>>>(q, caches, positions, rows, heads, kv_heads,
-                                                                head_dim, scale, out);
+void MlaAppendLatent(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps, int64_t rows,
+                     int64_t rank, int64_t rope_dims, void* const* caches, GpuType cache_type, int64_t token_stride,
+                     const RopeArgs& rope, cudaStream_t s) {
+  MlaAppendLatentKernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(kv_a, kv_ld, norm_weight, eps, rank,
+                                                                         rope_dims, caches, cache_type, token_stride,
+                                                                         rope);
 }
 
 }  // namespace transmla::cuda

@@ -5,31 +5,55 @@
 
 #include <cstdint>
 
+#include "core/engine/cuda/gpu_type.h"
+
 namespace transmla::cuda {
 
-// Row i of `out` = row ids[i] of `table` ([vocab x d]).
-void EmbeddingGather(const float* table, const int32_t* ids, int64_t rows, int64_t d, float* out, cudaStream_t s);
-// out = x / rms(x) * weight, per row of d.
-void RmsNorm(const float* x, const float* weight, int64_t rows, int64_t d, float eps, float* out, cudaStream_t s);
+// Element-wise and row kernels. `out_type` says what an output buffer holds (GEMM inputs are in
+// the weights' type); float32 buffers are float*.
+
+// out[i] = in[i] converted, n values.
+void Convert(const void* in, GpuType in_type, int64_t n, void* out, GpuType out_type, cudaStream_t s);
+// Row i of `out` (float32) = row ids[i] of `table` ([vocab x d] of `table_type`).
+void EmbeddingGather(const void* table, GpuType table_type, const int32_t* ids, int64_t rows, int64_t d, float* out,
+                     cudaStream_t s);
+// out = x / rms(x) * weight per row of d (x rows `x_ld` apart, out rows `out_ld` apart).
+void RmsNorm(const float* x, int64_t x_ld, const float* weight, int64_t rows, int64_t d, float eps, void* out,
+             GpuType out_type, int64_t out_ld, cudaStream_t s);
 // x += bias (broadcast over rows of d).
 void AddBias(float* x, const float* bias, int64_t rows, int64_t d, cudaStream_t s);
-// x += y, n values.
-void AddInPlace(float* x, const float* y, int64_t n, cudaStream_t s);
 // out[r, j] = silu(gate_up[r, j]) * gate_up[r, f + j] for j < f (gate and up side by side).
-void SiluMul(const float* gate_up, int64_t rows, int64_t f, float* out, cudaStream_t s);
-// Rotate-half RoPE in place on `heads` heads of head_dim per row, the first 2 * pairs dims rotated
-// with inv_freq[pair] at position positions[row].
-void RopeRotateHalf(float* x, int64_t rows, int64_t heads, int64_t head_dim, int64_t pairs, const float* inv_freq,
-                    const int32_t* positions, cudaStream_t s);
-// Copies each row's K and V ([rows x kv_dim] each) into its sequence's cache at its position:
-// caches[row] points at that sequence's layer cache of [capacity x 2 x kv_dim] (K then V per token).
-void AppendKv(const float* k, const float* v, int64_t rows, int64_t kv_dim, float* const* caches,
-              const int32_t* positions, cudaStream_t s);
-// Causal attention for each row (a new token) and head, over its sequence's cache positions
-// 0..positions[row], with an online softmax (no score matrix in memory). q: [rows x heads x d];
-// out: [rows x heads x d]; head h reads kv head h / group.
-void Attention(const float* q, float* const* caches, const int32_t* positions, int64_t rows, int64_t heads,
-               int64_t kv_heads, int64_t head_dim, float scale, float* out, cudaStream_t s);
+void SiluMul(const float* gate_up, int64_t rows, int64_t f, void* out, GpuType out_type, cudaStream_t s);
+
+// How RoPE pairs dims: rotate-half (i, i + dims/2), as Llama, or interleaved (2i, 2i + 1), as DeepSeek.
+enum class RopeLayout { kRotateHalf, kInterleaved };
+struct RopeArgs {
+  const float* inv_freq = nullptr;   // [dims / 2] radians per position
+  const int32_t* positions = nullptr;  // per row
+  float scale = 1.0f;                // cos/sin multiplier (longrope's attention factor)
+  RopeLayout layout = RopeLayout::kRotateHalf;
+};
+
+// For each row and head: reads `dims` floats at in + row * in_ld + head * in_head_stride, applies
+// RoPE to dims [rope_begin, rope_begin + rope_dims) and writes them (as out_type) at element
+// out_offset + head * out_head_stride of either out + row * out_ld or, for cache writes,
+// out_rows[row] + positions[row] * out_position_stride.
+struct HeadCopy {
+  const float* in = nullptr;
+  int64_t in_ld = 0, in_head_stride = 0;
+  int64_t heads = 0, dims = 0, rope_begin = 0, rope_dims = 0;
+  void* out = nullptr;
+  void* const* out_rows = nullptr;  // per-row base pointers (a sequence's layer cache)
+  GpuType out_type = GpuType::kF32;
+  int64_t out_ld = 0, out_position_stride = 0, out_head_stride = 0, out_offset = 0;
+};
+void CopyHeadsWithRope(const HeadCopy& copy, int64_t rows, const RopeArgs& rope, cudaStream_t s);
+
+// The MLA latent: per row, RMSNorm of the first `rank` floats of kv_a (row stride kv_ld) into the
+// row's cache slot, then the `rope_dims` k_pe floats after it with RoPE.
+void MlaAppendLatent(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps, int64_t rows,
+                     int64_t rank, int64_t rope_dims, void* const* caches, GpuType cache_type, int64_t token_stride,
+                     const RopeArgs& rope, cudaStream_t s);
 
 }  // namespace transmla::cuda
 

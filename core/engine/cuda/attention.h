@@ -1,0 +1,58 @@
+#ifndef TRANSMLA_CORE_ENGINE_CUDA_ATTENTION_H_
+#define TRANSMLA_CORE_ENGINE_CUDA_ATTENTION_H_
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/engine/cuda/device_buffer.h"
+#include "core/engine/cuda/gpu_type.h"
+
+namespace transmla::cuda {
+
+// Where keys and values sit in a layer's cache, and which query heads read them. GQA: `kv_heads`
+// heads of K then V per token; MLA (absorbed): one "kv head" whose key is the [latent | k_pe] row
+// and whose value is the latent prefix of that same row, read once for all query heads.
+struct AttentionLayout {
+  int64_t heads = 0, kv_heads = 0;
+  int64_t key_dim = 0, value_dim = 0;  // as read: q.k over key_dim, output value_dim per head
+  int64_t token_stride = 0;            // cache elements per token
+  int64_t key_head_stride = 0;         // between kv heads' keys within a token
+  int64_t value_offset = 0;            // kv head 0's value within a token
+  int64_t value_head_stride = 0;
+  int64_t query_head_stride = 0;       // elements per head in the query buffer ([rows x heads x stride])
+  float scale = 1.0f;                  // softmax scale of q.k
+};
+
+// A sequence's share of the step: its rows in the batch and the position of its first new token.
+struct AttentionSlice {
+  int32_t row_begin = 0, count = 0, start_position = 0;
+};
+
+// The blocks of one step's attention, planned once per Forward on the host and used by every layer:
+// query tiles of (token, head) items sharing a kv head; a decoding sequence's context is split in
+// chunks (flash-decoding) so that small batches still fill the GPU, and the chunks merged.
+class AttentionPlan {
+ public:
+  absl::Status Build(const std::vector<AttentionSlice>& slices, const AttentionLayout& layout, GpuType cache_type,
+                     cudaStream_t stream);
+
+  // out [rows x heads x value_dim] (out_type) = softmax(q k^T * scale, causal) v for every row and head.
+  // q: [rows x heads x query_head_stride] of the cache's type (float32 for an f32 cache).
+  // caches: per slice, its layer cache (device array of pointers).
+  absl::Status Run(const void* q, const void* const* caches, void* out, GpuType out_type, cudaStream_t stream);
+
+ private:
+  AttentionLayout layout_;
+  GpuType cache_type_ = GpuType::kF32;
+  int tile_rows_ = 0;
+  int64_t blocks_ = 0, tiles_ = 0, partial_slots_ = 0, rows_ = 0;
+  std::vector<AttentionSlice> host_slices_;
+  DeviceBuffer slices_, tiles_table_, blocks_table_, partial_out_, partial_max_, partial_sum_;
+};
+
+}  // namespace transmla::cuda
+
+#endif  // TRANSMLA_CORE_ENGINE_CUDA_ATTENTION_H_

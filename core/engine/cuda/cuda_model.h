@@ -1,0 +1,91 @@
+#ifndef TRANSMLA_CORE_ENGINE_CUDA_CUDA_MODEL_H_
+#define TRANSMLA_CORE_ENGINE_CUDA_CUDA_MODEL_H_
+
+#include <cublas_v2.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/engine/cpu/kv_cache.h"
+#include "core/engine/cuda/attention.h"
+#include "core/engine/cuda/device_buffer.h"
+#include "core/engine/cuda/gemm.h"
+#include "core/engine/cuda/gpu_type.h"
+#include "core/engine/engine.h"
+#include "core/io/tensor_store.h"
+
+namespace transmla::cuda {
+
+// A row-major [rows x cols] weight on the device.
+struct GpuMatrix {
+  DeviceBuffer data;
+  GpuType type = GpuType::kF32;
+  int64_t rows = 0, cols = 0;
+  Operand operand() const { return {data.get(), type, cols, 0}; }
+};
+
+struct LayerWeights {
+  DeviceBuffer input_norm, post_norm;  // float32
+  // The layer's first projection, fused: GQA [q; k; v]; MLA [q_proj or q_a; kv_a_proj_with_mqa].
+  GpuMatrix in_proj;
+  DeviceBuffer in_bias;  // float32, empty without biases
+  GpuMatrix q_b;         // MLA with q_lora_rank
+  DeviceBuffer q_a_norm, kv_a_norm;
+  GpuMatrix kv_b;        // MLA: per head W_UK [nope x rank] then W_UV [v x rank]
+  GpuMatrix o_proj;
+  DeviceBuffer o_bias;
+  GpuMatrix gate_up, down;  // [gate; up]
+};
+
+class CudaEngine : public Engine {
+ public:
+  CudaEngine(const ModelConfig& config, GpuType type, int64_t max_kv_bytes);
+  ~CudaEngine() override;
+
+  absl::Status Load(const TensorStore& store);
+
+  const ModelConfig& config() const override { return config_; }
+  std::string device() const override;
+  int64_t KvBytesPerToken() const override {
+    return config_.num_hidden_layers * layout_.token_stride * static_cast<int64_t>(Bytes(type_));
+  }
+  int64_t NumParameters() const override { return parameters_; }
+  std::string WeightDType() const override { return Name(type_); }
+  int64_t WeightBytes() const override { return weight_bytes_; }
+  std::unique_ptr<Sequence> NewSequence() override;
+  absl::Status Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) override;
+
+ private:
+  bool mla() const { return config_.architecture == Architecture::kDeepseekV3; }
+  absl::Status UploadMatrix(const TensorStore& store, const std::vector<std::string>& names, int64_t rows_each_sum,
+                            int64_t cols, GpuMatrix* out);
+  absl::Status UploadVector(const TensorStore& store, const std::vector<std::string>& names, int64_t size,
+                            DeviceBuffer* out);
+  absl::Status LoadAttention(const TensorStore& store, const std::string& prefix, LayerWeights* w);
+  // The attention block of one layer: from the normed input (in the GEMM type) to its o_proj added
+  // into the residual stream.
+  absl::Status GqaAttention(int64_t layer, const LayerWeights& w, int64_t rows);
+  absl::Status MlaAttention(int64_t layer, const LayerWeights& w, int64_t rows);
+  absl::Status Mlp(const LayerWeights& w, int64_t rows);
+  absl::Status Linear(const void* x, const GpuMatrix& w, int64_t rows, float* y, float beta = 0.0f);
+
+  ModelConfig config_;
+  GpuType type_;
+  std::shared_ptr<cpu::KvBudget> budget_;
+  cublasHandle_t blas_ = nullptr;
+  int device_ = 0;
+  int64_t parameters_ = 0, weight_bytes_ = 0, slices_ = 0;
+  AttentionLayout layout_;
+  GpuMatrix embed_, lm_head_;
+  DeviceBuffer final_norm_, inv_freq_, staging_;
+  std::vector<LayerWeights> layers_;
+  AttentionPlan plan_;
+  // Per-step tables and scratch, grown as needed.
+  DeviceBuffer ids_, positions_, row_caches_, slice_caches_, out_rows_;
+  DeviceBuffer x_, normed_, proj_, q_, q_nope_, query_, attended_, values_, gate_up_, act_, picked_, logits_;
+};
+
+}  // namespace transmla::cuda
+
+#endif  // TRANSMLA_CORE_ENGINE_CUDA_CUDA_MODEL_H_
