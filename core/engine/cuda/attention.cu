@@ -124,6 +124,22 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) WarpAttentionKernel(Kern
   }
 }
 
+// Shared-memory row strides of the 16-bit kernel: 16 bytes of padding per row so that the 16 rows
+// of a WMMA fragment start in different banks.
+struct TileStrides {
+  int q, k, v, s, p, o;
+  __host__ __device__ TileStrides(int key_dim, int value_dim_padded)
+      : q(key_dim + 8), k(key_dim + 8), v(value_dim_padded + 8), s(kTileTokens + 8), p(kTileTokens + 8),
+        o(value_dim_padded + 4) {}
+};
+
+// Warps that compute one score tile: QK^T has (M/16)(N/16) fragments; when that is fewer than the
+// block's warps, groups of warps split the key dims and the softmax adds their partial scores.
+__host__ __device__ inline int ScoreGroups(int tile_rows) {
+  const int fragments = (tile_rows / 16) * (kTileTokens / 16);
+  return fragments >= kAttentionWarps ? 1 : kAttentionWarps / fragments;
+}
+
 // 16-bit caches: a tile of up to tile_rows items against kTileTokens positions at a time on tensor
 // cores (WMMA 16x16x16, FP32 accumulate), the next positions loading asynchronously meanwhile. The
 // MLA latent row serves as key and value, so each sequence's cache is read once for all heads.
@@ -138,14 +154,16 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
   const int Dv = (static_cast<int>(l.value_dim) + 15) / 16 * 16;
   const bool v_in_k = l.kv_heads == 1 && l.key_head_stride == 0 && l.value_offset == 0;
   const int warp = threadIdx.x / 32, threads = blockDim.x;
+  const TileStrides ld(Dk, Dv);
+  const int groups = ScoreGroups(M);
 
   T* qs = reinterpret_cast<T*>(smem);
-  T* ks = qs + M * Dk;                                  // 2 x [N x Dk]
-  T* vs = ks + 2 * N * Dk;                              // 2 x [N x Dv] unless v_in_k
-  float* s = reinterpret_cast<float*>(vs + (v_in_k ? 0 : 2 * N * Dv));  // [M x N]
-  T* p = reinterpret_cast<T*>(s + M * N);                                 // [M x N]
-  float* o = reinterpret_cast<float*>(p + M * N);                         // [M x Dv]
-  float* row_max = o + M * Dv;
+  T* ks = qs + M * ld.q;                                                    // 2 x [N x Dk]
+  T* vs = ks + 2 * N * ld.k;                                                // 2 x [N x Dv] unless v_in_k
+  float* s = reinterpret_cast<float*>(vs + (v_in_k ? 0 : 2 * N * ld.v));  // groups x [M x N]
+  T* p = reinterpret_cast<T*>(s + groups * M * ld.s);                       // [M x N]
+  float* o = reinterpret_cast<float*>(p + M * ld.p);                        // [M x Dv]
+  float* row_max = o + M * ld.o;
   float* row_sum = row_max + M;
   float* row_corr = row_sum + M;
   int* row_pos = reinterpret_cast<int*>(row_corr + M);
@@ -159,21 +177,21 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
       const Item it = ItemOf(a, tile, k);
       v = *reinterpret_cast<const uint4*>(static_cast<const T*>(a.q) + (it.row * l.heads + it.head) * l.query_head_stride + c);
     }
-    *reinterpret_cast<uint4*>(qs + k * Dk + c) = v;
+    *reinterpret_cast<uint4*>(qs + k * ld.q + c) = v;
   }
   for (int k = threadIdx.x; k < M; k += threads) {
     row_pos[k] = k < tile.item_count ? ItemOf(a, tile, k).position : -1;
     row_max[k] = -FLT_MAX;
     row_sum[k] = 0;
   }
-  for (int idx = threadIdx.x; idx < M * Dv; idx += threads) o[idx] = 0;
+  for (int idx = threadIdx.x; idx < M * Dv; idx += threads) o[idx / Dv * ld.o + idx % Dv] = 0;
 
   auto load_tile = [&](int t0, int buffer) {
-    T* kdst = ks + buffer * N * Dk;
-    T* vdst = vs + buffer * N * Dv;
+    T* kdst = ks + buffer * N * ld.k;
+    T* vdst = vs + buffer * N * ld.v;
     for (int idx = threadIdx.x; idx < N * (Dk / kVec); idx += threads) {
       const int n = idx / (Dk / kVec), c = idx % (Dk / kVec) * kVec;
-      T* dst = kdst + n * Dk + c;
+      T* dst = kdst + n * ld.k + c;
       if (t0 + n < block.kv_end) {
         __pipeline_memcpy_async(dst, cache + static_cast<int64_t>(t0 + n) * l.token_stride + tile.kv_head * l.key_head_stride + c, 16);
       } else {
@@ -183,7 +201,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
     if (!v_in_k) {
       for (int idx = threadIdx.x; idx < N * (Dv / kVec); idx += threads) {
         const int n = idx / (Dv / kVec), c = idx % (Dv / kVec) * kVec;
-        T* dst = vdst + n * Dv + c;
+        T* dst = vdst + n * ld.v + c;
         if (t0 + n < block.kv_end) {
           __pipeline_memcpy_async(
               dst, cache + static_cast<int64_t>(t0 + n) * l.token_stride + l.value_offset + tile.kv_head * l.value_head_stride + c, 16);
@@ -203,6 +221,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
   const int steps = kv_end > block.kv_begin ? (kv_end - block.kv_begin + N - 1) / N : 0;
   if (steps > 0) load_tile(block.kv_begin, 0);
   const float scale = l.scale * kLog2e;
+  const int score_fragments = (M / 16) * (N / 16), k_steps = Dk / 16;
   for (int step = 0; step < steps; ++step) {
     const int t0 = block.kv_begin + step * N, buffer = step & 1;
     if (step + 1 < steps) {
@@ -212,66 +231,78 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
       __pipeline_wait_prior(0);
     }
     __syncthreads();
-    const T* kt = ks + buffer * N * Dk;
-    const T* vt = v_in_k ? kt : vs + buffer * N * Dv;
-    const int ldv = v_in_k ? Dk : Dv;
+    const T* kt = ks + buffer * N * ld.k;
+    const T* vt = v_in_k ? kt : vs + buffer * N * ld.v;
+    const int ldv = v_in_k ? ld.k : ld.v;
 
-    for (int f = warp; f < (M / 16) * (N / 16); f += kAttentionWarps) {
+    if (warp < score_fragments * groups) {
+      const int f = warp % score_fragments, g = warp / score_fragments;
       const int mi = f / (N / 16), ni = f % (N / 16);
       wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
       wmma::fill_fragment(acc, 0.0f);
-      for (int kk = 0; kk < Dk; kk += 16) {
+      for (int kk = g * k_steps / groups; kk < (g + 1) * k_steps / groups; ++kk) {
         wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> qa;
         wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> kb;
-        wmma::load_matrix_sync(qa, qs + mi * 16 * Dk + kk, Dk);
-        wmma::load_matrix_sync(kb, kt + ni * 16 * Dk + kk, Dk);
+        wmma::load_matrix_sync(qa, qs + mi * 16 * ld.q + kk * 16, ld.q);
+        wmma::load_matrix_sync(kb, kt + ni * 16 * ld.k + kk * 16, ld.k);
         wmma::mma_sync(acc, qa, kb, acc);
       }
-      wmma::store_matrix_sync(s + mi * 16 * N + ni * 16, acc, N, wmma::mem_row_major);
+      wmma::store_matrix_sync(s + g * M * ld.s + mi * 16 * ld.s + ni * 16, acc, ld.s, wmma::mem_row_major);
     }
     __syncthreads();
 
-    for (int r = threadIdx.x; r < M; r += threads) {
-      const int pos = row_pos[r];
+    // Online softmax: 8 lanes per row, each holding N / 8 positions.
+    for (int r = threadIdx.x / 8; r < M; r += threads / 8) {
+      const int sub = threadIdx.x % 8, pos = row_pos[r];
+      float w[kTileTokens / 8];
       float tile_max = -FLT_MAX;
-      for (int n = 0; n < N; ++n) {
-        if (t0 + n <= pos && t0 + n < kv_end) tile_max = fmaxf(tile_max, s[r * N + n] * scale);
+      for (int j = 0; j < N / 8; ++j) {
+        const int n = sub + 8 * j;
+        float score = 0;
+        for (int g = 0; g < groups; ++g) score += s[g * M * ld.s + r * ld.s + n];
+        const bool valid = t0 + n <= pos && t0 + n < kv_end;
+        w[j] = valid ? score * scale : -FLT_MAX;
+        tile_max = fmaxf(tile_max, w[j]);
       }
+      for (int offset = 4; offset > 0; offset /= 2) tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffff, tile_max, offset));
       const float old_max = row_max[r], new_max = fmaxf(old_max, tile_max);
       const bool any = new_max > -FLT_MAX;
-      const float corr = any ? exp2f(old_max - new_max) : 1.0f;
       float sum = 0;
-      for (int n = 0; n < N; ++n) {
-        const bool valid = any && t0 + n <= pos && t0 + n < kv_end;
-        const float w = valid ? exp2f(s[r * N + n] * scale - new_max) : 0.0f;
-        sum += w;
-        p[r * N + n] = static_cast<T>(w);
+      for (int j = 0; j < N / 8; ++j) {
+        const float e = any && w[j] > -FLT_MAX ? exp2f(w[j] - new_max) : 0.0f;
+        sum += e;
+        p[r * ld.p + sub + 8 * j] = static_cast<T>(e);
       }
-      row_sum[r] = row_sum[r] * corr + sum;
-      row_max[r] = new_max;
-      row_corr[r] = corr;
+      for (int offset = 4; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffff, sum, offset);
+      __syncwarp();
+      if (sub == 0) {
+        const float corr = any ? exp2f(old_max - new_max) : 1.0f;
+        row_sum[r] = row_sum[r] * corr + sum;
+        row_max[r] = new_max;
+        row_corr[r] = corr;
+      }
     }
     __syncthreads();
-    for (int idx = threadIdx.x; idx < M * Dv; idx += threads) o[idx] *= row_corr[idx / Dv];
+    for (int idx = threadIdx.x; idx < M * Dv; idx += threads) o[idx / Dv * ld.o + idx % Dv] *= row_corr[idx / Dv];
     __syncthreads();
 
     for (int f = warp; f < (M / 16) * (Dv / 16); f += kAttentionWarps) {
       const int mi = f / (Dv / 16), ci = f % (Dv / 16);
       wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::load_matrix_sync(acc, o + mi * 16 * Dv + ci * 16, Dv, wmma::mem_row_major);
+      wmma::load_matrix_sync(acc, o + mi * 16 * ld.o + ci * 16, ld.o, wmma::mem_row_major);
       for (int kk = 0; kk < N; kk += 16) {
         wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> pa;
         wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> vb;
-        wmma::load_matrix_sync(pa, p + mi * 16 * N + kk, N);
+        wmma::load_matrix_sync(pa, p + mi * 16 * ld.p + kk, ld.p);
         wmma::load_matrix_sync(vb, vt + kk * ldv + ci * 16, ldv);
         wmma::mma_sync(acc, pa, vb, acc);
       }
-      wmma::store_matrix_sync(o + mi * 16 * Dv + ci * 16, acc, Dv, wmma::mem_row_major);
+      wmma::store_matrix_sync(o + mi * 16 * ld.o + ci * 16, acc, ld.o, wmma::mem_row_major);
     }
     __syncthreads();
   }
   for (int k = warp; k < tile.item_count; k += kAttentionWarps) {
-    WriteResult(a, tile, block, k, o + k * Dv, nullptr, 0, row_max[k], row_sum[k]);
+    WriteResult(a, tile, block, k, o + k * ld.o, nullptr, 0, row_max[k], row_sum[k]);
   }
 }
 
@@ -305,10 +336,12 @@ __global__ void CombineKernel(KernelArgs a, Out* out) {
 }
 
 size_t SharedBytes(const AttentionLayout& l, int tile_rows, size_t elem) {
-  const size_t dk = static_cast<size_t>(l.key_dim), dv = static_cast<size_t>((l.value_dim + 15) / 16 * 16);
+  const int dv = static_cast<int>((l.value_dim + 15) / 16 * 16);
+  const TileStrides ld(static_cast<int>(l.key_dim), dv);
   const bool v_in_k = l.kv_heads == 1 && l.key_head_stride == 0 && l.value_offset == 0;
   const size_t m = static_cast<size_t>(tile_rows), n = kTileTokens;
-  return elem * (m * dk + 2 * n * dk + (v_in_k ? 0 : 2 * n * dv) + m * n) + 4 * (m * n + m * dv + 4 * m);
+  return elem * (m * ld.q + 2 * n * ld.k + (v_in_k ? 0 : 2 * n * ld.v) + m * ld.p) +
+         4 * (ScoreGroups(tile_rows) * m * ld.s + m * ld.o + 4 * m);
 }
 
 template <typename T>
@@ -366,7 +399,7 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
     const int64_t limit = pt.kv_limit;
     const bool decoding = slices[static_cast<size_t>(pt.tile.slice)].count == 1;
     int64_t chunk = limit;
-    if (decoding) chunk = std::clamp<int64_t>((limit + 31) / 32, kMinChunk, kMaxChunk);
+    if (decoding) chunk = std::clamp<int64_t>((limit + 15) / 16, kMinChunk, kMaxChunk);
     chunk = (chunk + kTileTokens - 1) / kTileTokens * kTileTokens;
     const int64_t splits = (limit + chunk - 1) / chunk;
     pt.tile.partial_base = static_cast<int32_t>(partial_slots_);

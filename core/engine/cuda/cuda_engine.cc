@@ -37,16 +37,14 @@ absl::Status CudaEngine::GqaAttention(int64_t layer, const LayerWeights& w, int6
   const RopeArgs rope{inv_freq_.f(), positions_.as<int32_t>(), static_cast<float>(RopeAttentionScaling(config_)),
                       RopeLayout::kRotateHalf};
   void* const* caches = row_caches_.as<void*>() + layer * rows;
-  HeadCopy q{proj_.f(), width, hd, h, hd, 0, hd, query_.get(), nullptr, type_, h * hd, 0, hd, 0};
-  CopyHeadsWithRope(q, rows, rope, kStream);
-  HeadCopy k{proj_.f() + h * hd, width, hd, config_.num_key_value_heads, hd, 0, hd, nullptr, caches, type_, 0,
-             layout_.token_stride, hd, 0};
-  CopyHeadsWithRope(k, rows, rope, kStream);
+  const HeadCopy q{proj_.f(), width, hd, h, hd, 0, hd, query_.get(), nullptr, type_, h * hd, 0, hd, 0};
+  const HeadCopy k{proj_.f() + h * hd, width, hd, config_.num_key_value_heads, hd, 0, hd, nullptr, caches, type_, 0,
+                   layout_.token_stride, hd, 0};
   HeadCopy v = k;
   v.in = proj_.f() + h * hd + kv;
   v.rope_dims = 0;
   v.out_offset = kv;
-  CopyHeadsWithRope(v, rows, rope, kStream);
+  CopyHeadsWithRope({q, k, v}, rows, rope, kStream);
   const void* const* layer_caches = slice_caches_.as<const void*>() + layer * slices_;
   RETURN_IF_ERROR(plan_.Run(query_.get(), layer_caches, attended_.get(), type_, kStream));
   RETURN_IF_ERROR(Linear(attended_.get(), w.o_proj, rows, x_.f(), 1.0f));
@@ -74,15 +72,16 @@ absl::Status CudaEngine::MlaAttention(int64_t layer, const LayerWeights& w, int6
   MlaAppendLatent(proj_.f() + q_width, width, w.kv_a_norm.f(), static_cast<float>(config_.kv_a_layernorm_eps), rows,
                   rank, rope_dims, row_caches_.as<void*>() + layer * rows, type_, layout_.token_stride, rope, kStream);
   // The absorbed query per head: [W_UK^T q_nope | RoPE(q_pe) | zero padding].
-  HeadCopy pe{queries + nope, queries_ld, qk, h, rope_dims, 0, rope_dims, query_.get(), nullptr, type_, h * key, 0, key,
-              rank};
-  CopyHeadsWithRope(pe, rows, rope, kStream);
+  const HeadCopy pe{queries + nope, queries_ld, qk, h, rope_dims, 0, rope_dims, query_.get(), nullptr, type_, h * key, 0,
+                    key, rank};
+  const HeadCopy qn{queries, queries_ld, qk, h, nope, 0, 0, q_nope_.get(), nullptr, type_, h * nope, 0, nope, 0};
   if (nope > 0) {
-    HeadCopy qn{queries, queries_ld, qk, h, nope, 0, 0, q_nope_.get(), nullptr, type_, h * nope, 0, nope, 0};
-    CopyHeadsWithRope(qn, rows, rope, kStream);
+    CopyHeadsWithRope({pe, qn}, rows, rope, kStream);
     const int64_t head_rows = (nope + v_dim) * rank;
     RETURN_IF_ERROR(Gemm(blas_, {q_nope_.get(), type_, h * nope, nope}, {w.kv_b.data.get(), type_, rank, head_rows},
                          true, rows, nope, rank, {query_.get(), type_, h * key, key}, 0.0f, h));
+  } else {
+    CopyHeadsWithRope({pe}, rows, rope, kStream);
   }
   const void* const* layer_caches = slice_caches_.as<const void*>() + layer * slices_;
   RETURN_IF_ERROR(plan_.Run(query_.get(), layer_caches, attended_.get(), type_, kStream));

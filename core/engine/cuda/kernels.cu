@@ -3,6 +3,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
+
 namespace transmla::cuda {
 namespace {
 
@@ -96,7 +98,12 @@ __device__ float Rotated(const float* x, int64_t e, int64_t rope_dims, const Rop
   return x[e] * c + sign * x[partner] * s;
 }
 
-__global__ void CopyHeadsKernel(HeadCopy copy, int64_t rows, RopeArgs rope) {
+struct HeadCopies {
+  HeadCopy copy[kMaxHeadCopies];
+};
+
+__global__ void CopyHeadsKernel(HeadCopies copies, int64_t rows, RopeArgs rope) {
+  const HeadCopy& copy = copies.copy[blockIdx.y];
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= rows * copy.heads * copy.dims) return;
   const int64_t e = i % copy.dims, h = (i / copy.dims) % copy.heads, r = i / (copy.dims * copy.heads);
@@ -149,8 +156,15 @@ void SiluMul(const float* gate_up, int64_t rows, int64_t f, void* out, GpuType o
   SiluMulKernel<<<Blocks(rows * f), kThreads, 0, s>>>(gate_up, rows, f, out, out_type);
 }
 
-void CopyHeadsWithRope(const HeadCopy& copy, int64_t rows, const RopeArgs& rope, cudaStream_t s) {
-  CopyHeadsKernel<<<Blocks(rows * copy.heads * copy.dims), kThreads, 0, s>>>(copy, rows, rope);
+void CopyHeadsWithRope(std::initializer_list<HeadCopy> copies, int64_t rows, const RopeArgs& rope, cudaStream_t s) {
+  HeadCopies all{};
+  int64_t widest = 0, count = 0;
+  for (const HeadCopy& c : copies) {
+    all.copy[count++] = c;
+    widest = std::max(widest, c.heads * c.dims);
+  }
+  const dim3 grid(static_cast<unsigned>(Blocks(rows * widest)), static_cast<unsigned>(count));
+  CopyHeadsKernel<<<grid, kThreads, 0, s>>>(all, rows, rope);
 }
 
 void MlaAppendLatent(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps, int64_t rows,

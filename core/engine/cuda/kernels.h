@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <initializer_list>
 
 #include "core/engine/cuda/gpu_type.h"
 
@@ -47,7 +48,9 @@ struct HeadCopy {
   GpuType out_type = GpuType::kF32;
   int64_t out_ld = 0, out_position_stride = 0, out_head_stride = 0, out_offset = 0;
 };
-void CopyHeadsWithRope(const HeadCopy& copy, int64_t rows, const RopeArgs& rope, cudaStream_t s);
+// Up to kMaxHeadCopies copies in one launch (a layer's q, k and v).
+constexpr int kMaxHeadCopies = 3;
+void CopyHeadsWithRope(std::initializer_list<HeadCopy> copies, int64_t rows, const RopeArgs& rope, cudaStream_t s);
 
 // The MLA latent: per row, RMSNorm of the first `rank` floats of kv_a (row stride kv_ld) into the
 // row's cache slot, then the `rope_dims` k_pe floats after it with RoPE.
