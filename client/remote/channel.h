@@ -36,6 +36,21 @@ absl::StatusOr<RemoteOptions> ReadRemoteOptions(const Flags& flags);
 // One channel per command run; calls on it share TLS and the connection.
 std::shared_ptr<grpc::Channel> MakeChannel(const RemoteOptions& options);
 
+// A service's stub with the connection options its calls need, made from the command's flags.
+template <typename Service>
+struct Connection {
+  RemoteOptions options;
+  std::unique_ptr<typename Service::Stub> stub;
+};
+template <typename Service>
+absl::StatusOr<Connection<Service>> Connect(const Flags& flags) {
+  absl::StatusOr<RemoteOptions> options = ReadRemoteOptions(flags);
+  if (!options.ok()) return options.status();
+  Connection<Service> connection{*std::move(options), nullptr};
+  connection.stub = Service::NewStub(MakeChannel(connection.options));
+  return connection;
+}
+
 // A context for one call: the bearer token and the deadline (streams get none unless asked).
 std::unique_ptr<grpc::ClientContext> NewCallContext(const RemoteOptions& options, bool with_deadline = true);
 

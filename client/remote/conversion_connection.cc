@@ -11,13 +11,6 @@ namespace transmla::cli {
 
 namespace v1 = transmla::v1;
 
-absl::StatusOr<ConversionConnection> ConnectToConversionService(const Flags& flags) {
-  ConversionConnection connection;
-  ASSIGN_OR_RETURN(connection.options, ReadRemoteOptions(flags));
-  connection.stub = v1::ConversionService::NewStub(MakeChannel(connection.options));
-  return connection;
-}
-
 absl::StatusOr<v1::Job> WatchUntilDone(ConversionConnection& connection, const std::string& job_id, bool show_logs) {
   v1::WatchJobRequest request;
   request.set_job_id(job_id);

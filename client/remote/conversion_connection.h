@@ -11,13 +11,7 @@
 
 namespace transmla::cli {
 
-// A ConversionService stub with the connection options its calls need.
-struct ConversionConnection {
-  RemoteOptions options;
-  std::unique_ptr<transmla::v1::ConversionService::Stub> stub;
-};
-
-absl::StatusOr<ConversionConnection> ConnectToConversionService(const Flags& flags);
+using ConversionConnection = Connection<transmla::v1::ConversionService>;
 
 // Streams WatchJob until the job is terminal: a progress bar on a terminal, the job's log lines on
 // stderr when `show_logs`. Returns the job's final state.

@@ -15,17 +15,7 @@ namespace {
 
 namespace v1 = transmla::v1;
 
-struct InferenceConnection {
-  RemoteOptions options;
-  std::unique_ptr<v1::InferenceService::Stub> stub;
-};
-
-absl::StatusOr<InferenceConnection> Connect(const Flags& flags) {
-  InferenceConnection connection;
-  ASSIGN_OR_RETURN(connection.options, ReadRemoteOptions(flags));
-  connection.stub = v1::InferenceService::NewStub(MakeChannel(connection.options));
-  return connection;
-}
+using InferenceConnection = Connection<v1::InferenceService>;
 
 v1::SamplingParams SamplingToProto(const SamplingParams& p) {
   v1::SamplingParams out;
@@ -69,7 +59,7 @@ absl::StatusOr<v1::Model> GetModel(InferenceConnection& c, const std::string& na
 }
 
 absl::Status RunList(const Flags& flags) {
-  ASSIGN_OR_RETURN(InferenceConnection c, Connect(flags));
+  ASSIGN_OR_RETURN(InferenceConnection c, Connect<v1::InferenceService>(flags));
   v1::ListModelsResponse response;
   const std::unique_ptr<grpc::ClientContext> context = NewCallContext(c.options);
   RETURN_IF_ERROR(FromGrpc(c.stub->ListModels(context.get(), {}, &response), "ListModels"));
@@ -83,7 +73,7 @@ absl::Status RunList(const Flags& flags) {
 }
 
 absl::Status RunGet(const Flags& flags) {
-  ASSIGN_OR_RETURN(InferenceConnection c, Connect(flags));
+  ASSIGN_OR_RETURN(InferenceConnection c, Connect<v1::InferenceService>(flags));
   ASSIGN_OR_RETURN(const std::string name, flags.Required("id"));
   ASSIGN_OR_RETURN(const v1::Model model, GetModel(c, name));
   if (flags.Bool("json")) {
@@ -96,7 +86,7 @@ absl::Status RunGet(const Flags& flags) {
 }
 
 absl::Status RunLoad(const Flags& flags) {
-  ASSIGN_OR_RETURN(InferenceConnection c, Connect(flags));
+  ASSIGN_OR_RETURN(InferenceConnection c, Connect<v1::InferenceService>(flags));
   v1::LoadModelRequest request;
   ASSIGN_OR_RETURN(*request.mutable_name(), flags.Required("id"));
   ASSIGN_OR_RETURN(*request.mutable_path(), flags.Required("path"));
@@ -118,7 +108,7 @@ absl::Status RunLoad(const Flags& flags) {
 }
 
 absl::Status RunUnload(const Flags& flags) {
-  ASSIGN_OR_RETURN(InferenceConnection c, Connect(flags));
+  ASSIGN_OR_RETURN(InferenceConnection c, Connect<v1::InferenceService>(flags));
   v1::UnloadModelRequest request;
   ASSIGN_OR_RETURN(*request.mutable_name(), flags.Required("id"));
   v1::UnloadModelResponse response;
@@ -139,7 +129,7 @@ Command ModelCommand(const std::string& verb, const std::string& summary, const 
 }  // namespace
 
 absl::Status RunRemoteGenerate(const Flags& flags) {
-  ASSIGN_OR_RETURN(InferenceConnection c, Connect(flags));
+  ASSIGN_OR_RETURN(InferenceConnection c, Connect<v1::InferenceService>(flags));
   ASSIGN_OR_RETURN(const SamplingParams params, ReadSamplingFlags(flags));
   v1::GenerateRequest request;
   ASSIGN_OR_RETURN(*request.mutable_model(), flags.Required("model"));

@@ -44,7 +44,7 @@ absl::StatusOr<v1::JobState> ParseState(const std::string& name) {
 }
 
 absl::Status RunList(const Flags& flags) {
-  ASSIGN_OR_RETURN(ConversionConnection connection, ConnectToConversionService(flags));
+  ASSIGN_OR_RETURN(ConversionConnection connection, Connect<v1::ConversionService>(flags));
   v1::ListJobsRequest request;
   for (const std::string& name : flags.GetAll("state")) {
     ASSIGN_OR_RETURN(const v1::JobState state, ParseState(name));
@@ -79,7 +79,7 @@ template <typename Request, typename Response>
 absl::StatusOr<Response> CallForJob(const Flags& flags, const std::string& method,
                                     grpc::Status (v1::ConversionService::Stub::*call)(grpc::ClientContext*,
                                                                                       const Request&, Response*)) {
-  ASSIGN_OR_RETURN(ConversionConnection connection, ConnectToConversionService(flags));
+  ASSIGN_OR_RETURN(ConversionConnection connection, Connect<v1::ConversionService>(flags));
   Request request;
   ASSIGN_OR_RETURN(*request.mutable_job_id(), flags.Required("id"));
   Response response;
@@ -100,7 +100,7 @@ absl::Status RunGet(const Flags& flags) {
 }
 
 absl::Status RunWatch(const Flags& flags) {
-  ASSIGN_OR_RETURN(ConversionConnection connection, ConnectToConversionService(flags));
+  ASSIGN_OR_RETURN(ConversionConnection connection, Connect<v1::ConversionService>(flags));
   ASSIGN_OR_RETURN(const std::string id, flags.Required("id"));
   ASSIGN_OR_RETURN(const v1::Job job, WatchUntilDone(connection, id, /*show_logs=*/true));
   if (flags.Bool("json")) {
@@ -128,7 +128,7 @@ absl::Status RunDelete(const Flags& flags) {
 }
 
 absl::Status RunDownload(const Flags& flags) {
-  ASSIGN_OR_RETURN(ConversionConnection connection, ConnectToConversionService(flags));
+  ASSIGN_OR_RETURN(ConversionConnection connection, Connect<v1::ConversionService>(flags));
   ASSIGN_OR_RETURN(const std::string id, flags.Required("id"));
   ASSIGN_OR_RETURN(const std::string out, flags.Required("out"));
   ASSIGN_OR_RETURN(const DownloadSummary s, DownloadArtifacts(connection, id, out, flags.Bool("force")));

@@ -31,8 +31,7 @@ ModelBenchmark ModelFromProto(const v1::ModelBenchmark& m) {
 }  // namespace
 
 absl::StatusOr<AbBenchmarkResult> RunRemoteBench(const Flags& flags, const AbBenchmarkSpec& spec) {
-  ASSIGN_OR_RETURN(const RemoteOptions options, ReadRemoteOptions(flags));
-  auto stub = v1::InferenceService::NewStub(MakeChannel(options));
+  ASSIGN_OR_RETURN(Connection<v1::InferenceService> connection, Connect<v1::InferenceService>(flags));
   v1::BenchmarkRequest request;
   ASSIGN_OR_RETURN(*request.mutable_model_a(), flags.Required("model-a"));
   ASSIGN_OR_RETURN(*request.mutable_model_b(), flags.Required("model-b"));
@@ -49,8 +48,8 @@ absl::StatusOr<AbBenchmarkResult> RunRemoteBench(const Flags& flags, const AbBen
   for (int length : spec.context_lengths) request.add_context_lengths(length);
   request.set_quality_text(spec.quality_text);
   request.set_quality_documents(spec.quality_documents);
-  const std::unique_ptr<grpc::ClientContext> context = NewCallContext(options, /*with_deadline=*/false);
-  auto reader = stub->Benchmark(context.get(), request);
+  const std::unique_ptr<grpc::ClientContext> context = NewCallContext(connection.options, /*with_deadline=*/false);
+  auto reader = connection.stub->Benchmark(context.get(), request);
   ProgressBar bar("bench");
   v1::BenchmarkEvent event;
   std::optional<v1::BenchmarkResult> result;

@@ -20,7 +20,7 @@ absl::Status RunRemoteConvert(const Flags& flags) {
   if (download) {
     ASSIGN_OR_RETURN(out, flags.Required("out"));
   }
-  ASSIGN_OR_RETURN(ConversionConnection connection, ConnectToConversionService(flags));
+  ASSIGN_OR_RETURN(ConversionConnection connection, Connect<v1::ConversionService>(flags));
   v1::Job job;
   const std::unique_ptr<grpc::ClientContext> context = NewCallContext(connection.options);
   RETURN_IF_ERROR(FromGrpc(connection.stub->SubmitJob(context.get(), request, &job), "SubmitJob"));

@@ -50,10 +50,11 @@ absl::Span<const int32_t> DecodeState::Pending(int64_t cached) const {
   return absl::MakeConstSpan(history_).subspan(static_cast<size_t>(cached));
 }
 
-std::string DecodeState::Step(const Tokenizer& tokenizer, absl::Span<const float> logits) {
+std::string DecodeState::Step(const Tokenizer* tokenizer, absl::Span<const float> logits) {
   const int32_t token = sampler_.Sample(logits, history_);
   last_token_ = token;
-  const bool is_eos = !params_.ignore_eos && tokenizer.eos_id().has_value() && token == *tokenizer.eos_id();
+  const bool is_eos =
+      !params_.ignore_eos && tokenizer != nullptr && tokenizer->eos_id().has_value() && token == *tokenizer->eos_id();
   const bool is_stop_id =
       is_eos || std::find(params_.stop_token_ids.begin(), params_.stop_token_ids.end(), token) !=
                     params_.stop_token_ids.end();
@@ -63,7 +64,7 @@ std::string DecodeState::Step(const Tokenizer& tokenizer, absl::Span<const float
   } else {
     history_.push_back(token);
     result_.token_ids.push_back(token);
-    result_.text = DecodeContinuation(tokenizer, result_.prompt_ids, result_.token_ids);
+    if (tokenizer != nullptr) result_.text = DecodeContinuation(*tokenizer, result_.prompt_ids, result_.token_ids);
     for (const std::string& stop : params_.stop) {
       const size_t at = result_.text.find(stop);
       if (!stop.empty() && at != std::string::npos) {

@@ -26,7 +26,10 @@ class DecodeState {
   // Samples the next token from the last position's `logits` and records it. Returns the text
   // that may be streamed now (held back while it could still become a stop string or is an
   // incomplete UTF-8 character; all of it once done).
-  std::string Step(const Tokenizer& tokenizer, absl::Span<const float> logits);
+  std::string Step(const Tokenizer& tokenizer, absl::Span<const float> logits) { return Step(&tokenizer, logits); }
+  // Without a tokenizer (a checkpoint that has none, in benchmarks): token ids only; no EOS, text
+  // or stop strings.
+  std::string Step(const Tokenizer* tokenizer, absl::Span<const float> logits);
 
   // Ends the sequence early (finish_reason "cancelled").
   void Cancel();

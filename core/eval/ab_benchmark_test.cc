@@ -88,5 +88,28 @@ TEST(AbBenchmarkTest, BadSpecsAreNamedAndCancellationStops) {
   EXPECT_EQ(s.code(), absl::StatusCode::kCancelled);
 }
 
+TEST(AbBenchmarkTest, CheckpointsWithoutTokenizerRunOnSyntheticPrompts) {
+  // Synthetic checkpoints made for benchmarking (make_synthetic_model) carry no tokenizer.json.
+  const std::filesystem::path dir = MakeTempDir("ab_no_tokenizer") / "model";
+  std::filesystem::create_directories(dir);
+  for (const auto& entry : std::filesystem::directory_iterator(BundledModelDir())) {
+    if (entry.path().filename() != "tokenizer.json") std::filesystem::copy(entry.path(), dir / entry.path().filename());
+  }
+  absl::StatusOr<LoadedModel> a = LoadModel(dir);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->tokenizer, nullptr);
+  AbBenchmarkSpec spec = SmallSpec();
+  absl::Status needs = RunAbBenchmark(*a, "a", *a, "a", spec, nullptr).status();
+  EXPECT_EQ(needs.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(needs.message().find("tokenizer.json"), std::string::npos) << needs;
+  spec.quality_text.clear();
+  absl::StatusOr<AbBenchmarkResult> r = RunAbBenchmark(*a, "a", *a, "b", spec, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->has_quality);
+  EXPECT_GT(r->a.decode_tokens_per_s, 0);
+  EXPECT_GT(r->b.prefill_tokens_per_s, 0);
+  EXPECT_EQ(r->b.contexts.size(), 2u);
+}
+
 }  // namespace
 }  // namespace transmla
