@@ -70,7 +70,8 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(const ModelSource& source, 
     return gpu->create(source.config, source.tensors, options);
   }
   ASSIGN_OR_RETURN(std::unique_ptr<cpu::CpuEngine> engine,
-                   cpu::CpuEngine::Create(source.config, source.tensors, options.max_kv_bytes, options.absorbed_mla));
+                   cpu::CpuEngine::Create(source.config, source.tensors, options.max_kv_bytes, options.absorbed_mla,
+                                          options.threads));
   return std::unique_ptr<Engine>(std::move(engine));
 }
 

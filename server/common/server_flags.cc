@@ -30,6 +30,7 @@ constexpr FlagSpec kFlags[] = {
     {"load", true, kInferenceOnly, "NAME=PATH: load this model at start (repeatable)"},
     {"device", false, kInferenceOnly, "cpu|cuda|auto: where models run"},
     {"gpu-dtype", false, kInferenceOnly, "auto|bf16|f16|f32: how the GPU holds weights and KV cache"},
+    {"threads", false, kInferenceOnly, "CPU threads each model's steps use (0: all cores; set it when serving several models)"},
     {"max-batch", false, kInferenceOnly, "sequences of one model decoding together at most"},
     {"max-kv-bytes", false, kInferenceOnly, "KV-cache bytes per model (0: unlimited)"},
     {"tls-cert", false, kBoth, "PEM server certificate chain (enables TLS)"},
@@ -205,6 +206,7 @@ absl::StatusOr<ServerFlags> Interpret(const Values& v, ServiceKind kind) {
   if (auto it = v.find("load"); it != v.end()) f.loads = it->second;
   one("device", &f.device);
   one("gpu-dtype", &f.gpu_dtype);
+  if (absl::Status s = integer("threads", 0, 4096, &f.threads); !s.ok()) return s;
   if (absl::Status s = integer("max-batch", 1, 4096, &f.max_batch); !s.ok()) return s;
   if (auto it = v.find("max-kv-bytes"); it != v.end() && !it->second.empty()) {
     const std::string& text = it->second.back();

@@ -40,6 +40,7 @@ struct ServerFlags {
   std::vector<std::string> loads;              // --load NAME=PATH (repeatable): models loaded at start
   std::string device = "auto";                 // --device cpu|cuda|auto
   std::string gpu_dtype = "auto";              // --gpu-dtype auto|bf16|f16|f32
+  int threads = 0;                             // --threads N: CPU threads per model's steps (0: all cores)
   int max_batch = 32;                          // --max-batch N: sequences of one model decoding together
   int64_t max_kv_bytes = 0;                    // --max-kv-bytes N: KV-cache budget per model (0: unlimited)
 };

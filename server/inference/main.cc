@@ -108,6 +108,7 @@ int Serve(const ServerFlags& flags) {
   RegistryOptions options;
   options.engine.device = flags.device;
   options.engine.gpu_dtype = flags.gpu_dtype;
+  options.engine.threads = flags.threads;
   options.engine.max_kv_bytes = flags.max_kv_bytes;
   options.serving.queue_limit = flags.queue_limit;
   options.serving.max_batch = flags.max_batch;

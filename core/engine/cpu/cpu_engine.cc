@@ -1,5 +1,7 @@
 #include "core/engine/cpu/cpu_engine.h"
 
+#include <omp.h>
+
 #include <algorithm>
 
 #include "core/engine/cpu/weight_loader.h"
@@ -13,8 +15,9 @@ CpuEngine::CpuEngine(const ModelConfig& config, int64_t max_kv_bytes)
     : config_(config), budget_(std::make_shared<KvBudget>(max_kv_bytes)) {}
 
 absl::StatusOr<std::unique_ptr<CpuEngine>> CpuEngine::Create(const ModelConfig& config, const TensorStore& store,
-                                                             int64_t max_kv_bytes, bool absorbed_mla) {
+                                                             int64_t max_kv_bytes, bool absorbed_mla, int threads) {
   std::unique_ptr<CpuEngine> e(new CpuEngine(config, max_kv_bytes));
+  e->threads_ = threads;
   const int64_t d = config.hidden_size;
   ASSIGN_OR_RETURN(e->embed_, LoadMatrix(store, "model.embed_tokens.weight", config.vocab_size, d));
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
@@ -53,6 +56,9 @@ absl::Status CpuEngine::ValidateSteps(absl::Span<const ForwardStep> steps) const
 
 absl::Status CpuEngine::Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) {
   RETURN_IF_ERROR(ValidateSteps(steps));
+  // OpenMP's thread count is per calling thread: set it in the thread that runs the steps (a
+  // server's serving loop), not only in the one that loaded the model.
+  if (threads_ > 0 && omp_get_max_threads() != threads_) omp_set_num_threads(threads_);
   std::vector<SequenceSlice> slices;
   int64_t rows = 0;
   for (const ForwardStep& step : steps) {

@@ -19,9 +19,10 @@ namespace transmla::cpu {
 // attention block is the architecture's (GQA for llama/mistral/qwen2, MLA for deepseek_v3).
 class CpuEngine : public Engine {
  public:
-  // Builds the engine for `config` from HF-named tensors. `max_kv_bytes` 0 means unlimited.
+  // Builds the engine for `config` from HF-named tensors. `max_kv_bytes` 0 means unlimited;
+  // `threads` 0 means all cores.
   static absl::StatusOr<std::unique_ptr<CpuEngine>> Create(const ModelConfig& config, const TensorStore& store,
-                                                           int64_t max_kv_bytes, bool absorbed_mla);
+                                                           int64_t max_kv_bytes, bool absorbed_mla, int threads = 0);
 
   const ModelConfig& config() const override { return config_; }
   std::string device() const override { return "cpu"; }
@@ -39,6 +40,7 @@ class CpuEngine : public Engine {
 
   ModelConfig config_;
   std::shared_ptr<KvBudget> budget_;
+  int threads_ = 0;
   Mat embed_;
   std::vector<std::unique_ptr<DecoderLayer>> layers_;
   Vec final_norm_;

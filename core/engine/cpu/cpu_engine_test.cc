@@ -1,6 +1,9 @@
 #include "core/engine/cpu/cpu_engine.h"
 
+#include <omp.h>
+
 #include <cmath>
+#include <thread>
 
 #include "core/engine/model_loader.h"
 #include "core/io/tensor_store.h"
@@ -105,6 +108,23 @@ TEST(CpuEngineTest, ReportsKvBytesAndParameters) {
   std::vector<std::vector<float>> logits;
   ASSERT_TRUE(model.engine->Forward({{seq.get(), std::vector<int32_t>{1, 2, 3}, false}}, &logits).ok());
   EXPECT_EQ(seq->kv_bytes(), 3 * model.engine->KvBytesPerToken());
+}
+
+TEST(CpuEngineTest, ThreadCountHoldsInTheThreadThatRunsTheSteps) {
+  // A server loads on one thread and steps on another; OpenMP's count is per thread.
+  EngineOptions options;
+  options.threads = 1;
+  absl::StatusOr<LoadedModel> model = LoadModel(BundledModelDir(), options);
+  ASSERT_TRUE(model.ok());
+  int seen = 0;
+  std::thread stepper([&] {
+    std::unique_ptr<Sequence> seq = model->engine->NewSequence();
+    std::vector<std::vector<float>> logits;
+    EXPECT_TRUE(model->engine->Forward({{seq.get(), std::vector<int32_t>{1, 2, 3}, false}}, &logits).ok());
+    seen = omp_get_max_threads();
+  });
+  stepper.join();
+  EXPECT_EQ(seen, 1);
 }
 
 TEST(CpuEngineTest, KvBudgetExhaustedLeavesSequenceUnchanged) {
