@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <thread>
+#include <utility>
 
 #include "core/engine/model_loader.h"
 #include "core/io/tensor_store.h"
@@ -125,6 +126,20 @@ TEST(CpuEngineTest, ThreadCountHoldsInTheThreadThatRunsTheSteps) {
   });
   stepper.join();
   EXPECT_EQ(seen, 1);
+}
+
+TEST(CpuEngineTest, LoadModelNamesBadEngineOptions) {
+  const std::pair<EngineOptions, std::string> cases[] = {
+      {{.device = "tpu"}, "device"},
+      {{.threads = -1}, "threads"},
+      {{.max_kv_bytes = -5}, "max_kv_bytes"},
+      {{.gpu_dtype = "fp8"}, "gpu dtype"},
+  };
+  for (const auto& [options, field] : cases) {
+    const absl::Status s = LoadModel(BundledModelDir(), options).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << field;
+    EXPECT_NE(s.message().find(field), std::string::npos) << s;
+  }
 }
 
 TEST(CpuEngineTest, KvBudgetExhaustedLeavesSequenceUnchanged) {
