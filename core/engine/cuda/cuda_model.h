@@ -60,8 +60,9 @@ class CudaEngine : public Engine {
   bool mla() const { return config_.architecture == Architecture::kDeepseekV3; }
   absl::Status UploadMatrix(const TensorStore& store, const std::vector<std::string>& names, int64_t rows_each_sum,
                             int64_t cols, GpuMatrix* out);
+  // The named vectors end to end (`size` values), after `leading_zeros` zeros.
   absl::Status UploadVector(const TensorStore& store, const std::vector<std::string>& names, int64_t size,
-                            DeviceBuffer* out);
+                            DeviceBuffer* out, int64_t leading_zeros = 0);
   absl::Status LoadAttention(const TensorStore& store, const std::string& prefix, LayerWeights* w);
   // The attention block of one layer: from the normed input (in the GEMM type) to its o_proj added
   // into the residual stream.

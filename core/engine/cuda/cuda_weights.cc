@@ -60,15 +60,16 @@ absl::Status CudaEngine::UploadMatrix(const TensorStore& store, const std::vecto
 }
 
 absl::Status CudaEngine::UploadVector(const TensorStore& store, const std::vector<std::string>& names, int64_t size,
-                                      DeviceBuffer* out) {
-  std::vector<float> all;
+                                      DeviceBuffer* out, int64_t leading_zeros) {
+  std::vector<float> all(static_cast<size_t>(leading_zeros), 0.0f);
   for (const std::string& name : names) {
     ASSIGN_OR_RETURN(const TensorView view, store.Get(name));
     ASSIGN_OR_RETURN(const cpu::Vec v, cpu::LoadVector(store, name, view.shape.empty() ? 0 : view.shape[0]));
     all.insert(all.end(), v.data(), v.data() + v.size());
   }
-  if (static_cast<int64_t>(all.size()) != size) {
-    return absl::InvalidArgumentError(fmt::format("{} values where {} were expected", all.size(), size));
+  if (static_cast<int64_t>(all.size()) != leading_zeros + size) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} values where {} were expected", static_cast<int64_t>(all.size()) - leading_zeros, size));
   }
   parameters_ += size;
   weight_bytes_ += size * 4;
@@ -94,17 +95,14 @@ absl::Status CudaEngine::LoadAttention(const TensorStore& store, const std::stri
   RETURN_IF_ERROR(UploadMatrix(store, {q_first, p + "kv_a_proj_with_mqa.weight"}, (ql > 0 ? ql : q_dim) + rank + rope, d,
                                &w->in_proj));
   if (bias) {
-    // transformers' DeepSeek-V3 gives q_a and kv_a biases (attention_bias); q_proj has none.
-    std::vector<float> zeros(static_cast<size_t>(ql > 0 ? 0 : q_dim), 0.0f);
-    std::vector<float> all = zeros;
-    for (const std::string& name : {ql > 0 ? p + "q_a_proj.bias" : std::string(), p + "kv_a_proj_with_mqa.bias"}) {
-      if (name.empty()) continue;
-      ASSIGN_OR_RETURN(const TensorView view, store.Get(name));
-      ASSIGN_OR_RETURN(const cpu::Vec b, cpu::LoadVector(store, name, view.shape.empty() ? 0 : view.shape[0]));
-      all.insert(all.end(), b.data(), b.data() + b.size());
+    // transformers' DeepSeek-V3 has q_a and kv_a biases (attention_bias) but none on q_proj, whose
+    // rows of the fused projection get zeros.
+    if (ql > 0) {
+      RETURN_IF_ERROR(UploadVector(store, {p + "q_a_proj.bias", p + "kv_a_proj_with_mqa.bias"}, ql + rank + rope,
+                                   &w->in_bias));
+    } else {
+      RETURN_IF_ERROR(UploadVector(store, {p + "kv_a_proj_with_mqa.bias"}, rank + rope, &w->in_bias, q_dim));
     }
-    parameters_ += static_cast<int64_t>(all.size() - zeros.size());
-    RETURN_IF_ERROR(w->in_bias.Upload(all.data(), all.size() * sizeof(float)));
     RETURN_IF_ERROR(UploadVector(store, {p + "o_proj.bias"}, d, &w->o_bias));
   }
   if (ql > 0) {
