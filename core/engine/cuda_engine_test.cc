@@ -23,16 +23,22 @@ namespace {
 
 using ::transmla::testing::BundledModelDir;
 
+// Why the CUDA engine cannot run here ("" when it can; the backend is then registered).
+std::string CudaUnavailable() {
+#ifdef TRANSMLA_HAVE_CUDA
+  std::string why;
+  if (!cuda::CudaDeviceAvailable(&why)) return "no CUDA device here (" + why + ")";
+  cuda::RegisterCudaBackend();
+  return "";
+#else
+  return "this build has no CUDA backend (no nvcc, or TRANSMLA_WITH_CUDA=OFF)";
+#endif
+}
+
 class CudaEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-#ifdef TRANSMLA_HAVE_CUDA
-    std::string why;
-    if (!cuda::CudaDeviceAvailable(&why)) GTEST_SKIP() << "no CUDA device here (" << why << ")";
-    cuda::RegisterCudaBackend();
-#else
-    GTEST_SKIP() << "this build has no CUDA backend (no nvcc, or TRANSMLA_WITH_CUDA=OFF)";
-#endif
+    if (const std::string why = CudaUnavailable(); !why.empty()) GTEST_SKIP() << why;
     EngineOptions gpu;
     gpu.device = "cuda";
     absl::StatusOr<LoadedModel> g = LoadModel(BundledModelDir(), gpu);
@@ -132,13 +138,7 @@ TEST_F(CudaEngineTest, BatchedEqualsOneAtATimeAndBudgetIsEnforced) {
 class CudaBf16Test : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-#ifdef TRANSMLA_HAVE_CUDA
-    std::string why;
-    if (!cuda::CudaDeviceAvailable(&why)) GTEST_SKIP() << "no CUDA device here (" << why << ")";
-    cuda::RegisterCudaBackend();
-#else
-    GTEST_SKIP() << "this build has no CUDA backend (no nvcc, or TRANSMLA_WITH_CUDA=OFF)";
-#endif
+    if (const std::string why = CudaUnavailable(); !why.empty()) GTEST_SKIP() << why;
     const char* root = std::getenv("TRANSMLA_CUDA_MODELS");
     if (root == nullptr) GTEST_SKIP() << "TRANSMLA_CUDA_MODELS is not set (scripts/gpu/check_cuda.sh sets it)";
     dir_ = std::filesystem::path(root) / GetParam();

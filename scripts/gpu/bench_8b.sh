@@ -14,8 +14,9 @@ if [[ ! -f "$models/llama3-8b/config.json" ]]; then
   "$build/tools/make_synthetic_model" --preset llama3-8b --out "$models/llama3-8b" --dtype bf16
 fi
 if [[ ! -f "$models/llama3-8b-mla/config.json" ]]; then
-  /usr/bin/time -v "$build/client/transmla" convert --model "$models/llama3-8b" --out "$models/llama3-8b-mla" \
-    --kv-lora-rank 512 --qk-rope-head-dim 64 --dtype bf16 --calibration none --force 2> "$out/convert_time.txt"
+  # The summary ends with the conversion's wall time.
+  "$build/client/transmla" convert --model "$models/llama3-8b" --out "$models/llama3-8b-mla" \
+    --kv-lora-rank 512 --qk-rope-head-dim 64 --dtype bf16 --calibration none --force | tee "$out/convert.txt"
 fi
 "$build/bench/cuda_bench" --model "$models/llama3-8b" --model "$models/llama3-8b-mla" --json "$out/ours.json" \
   | tee "$out/ours.md"

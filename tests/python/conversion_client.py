@@ -8,17 +8,9 @@ checks each file's sha256 against ListArtifacts. Prints a JSON summary; exits no
 import argparse
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import tempfile
 
-
-def generate_stubs(protoc, plugin, proto_root, out_dir):
-    proto = os.path.join(proto_root, "transmla", "v1", "conversion_service.proto")
-    subprocess.run([protoc, "-I", proto_root, "--python_out=" + out_dir, "--grpc_python_out=" + out_dir,
-                    "--plugin=protoc-gen-grpc_python=" + plugin, proto], check=True)
-    sys.path.insert(0, out_dir)
+from stubs import add_stub_arguments, generate_stubs
 
 
 def read_artifact(stub, pb, job_id, path, offset, token_metadata):
@@ -36,16 +28,14 @@ def read_artifact(stub, pb, job_id, path, offset, token_metadata):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--address", required=True)
-    parser.add_argument("--proto-root", required=True)
-    parser.add_argument("--protoc", default="protoc")
-    parser.add_argument("--plugin", default="/usr/bin/grpc_python_plugin")
+    add_stub_arguments(parser)
     parser.add_argument("--model", default="stories260K")
     parser.add_argument("--job-id", default="python-job")
     parser.add_argument("--token", default="")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as stubs:
-        generate_stubs(args.protoc, args.plugin, args.proto_root, stubs)
+        generate_stubs(args, "conversion_service.proto", stubs)
         import grpc
         from transmla.v1 import conversion_service_pb2 as pb
         from transmla.v1 import conversion_service_pb2_grpc as rpc

@@ -7,28 +7,23 @@ on failure.
 """
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
+
+from stubs import add_stub_arguments, generate_stubs
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--address", required=True)
-    parser.add_argument("--proto-root", required=True)
-    parser.add_argument("--protoc", default="protoc")
-    parser.add_argument("--plugin", default="/usr/bin/grpc_python_plugin")
+    add_stub_arguments(parser)
     parser.add_argument("--model", required=True)
     parser.add_argument("--prompt", required=True)
     parser.add_argument("--max-tokens", type=int, default=32)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as stubs:
-        proto = os.path.join(args.proto_root, "transmla", "v1", "inference_service.proto")
-        subprocess.run([args.protoc, "-I", args.proto_root, "--python_out=" + stubs, "--grpc_python_out=" + stubs,
-                        "--plugin=protoc-gen-grpc_python=" + args.plugin, proto], check=True)
-        sys.path.insert(0, stubs)
+        generate_stubs(args, "inference_service.proto", stubs)
         import grpc
         from transmla.v1 import inference_service_pb2 as pb
         from transmla.v1 import inference_service_pb2_grpc as rpc

@@ -15,7 +15,7 @@ namespace {
 
 constexpr cudaStream_t kStream = nullptr;
 
-size_t Elements(int64_t rows, int64_t cols, GpuType type) { return static_cast<size_t>(rows * cols) * Bytes(type); }
+size_t MatrixBytes(int64_t rows, int64_t cols, GpuType type) { return static_cast<size_t>(rows * cols) * Bytes(type); }
 
 }  // namespace
 
@@ -29,13 +29,16 @@ absl::Status CudaEngine::Linear(const void* x, const GpuMatrix& w, int64_t rows,
               beta);
 }
 
+RopeArgs CudaEngine::Rope() const {
+  return {inv_freq_.f(), positions_.as<int32_t>(), rope_scale_, mla() ? RopeLayout::kInterleaved : RopeLayout::kRotateHalf};
+}
+
 absl::Status CudaEngine::GqaAttention(int64_t layer, const LayerWeights& w, int64_t rows) {
   const int64_t h = config_.num_attention_heads, hd = config_.head_dim, kv = config_.num_key_value_heads * hd;
   const int64_t width = w.in_proj.rows;
   RETURN_IF_ERROR(Linear(normed_.get(), w.in_proj, rows, proj_.f()));
   if (w.in_bias.bytes() > 0) AddBias(proj_.f(), w.in_bias.f(), rows, width, kStream);
-  const RopeArgs rope{inv_freq_.f(), positions_.as<int32_t>(), static_cast<float>(RopeAttentionScaling(config_)),
-                      RopeLayout::kRotateHalf};
+  const RopeArgs rope = Rope();
   void* const* caches = row_caches_.as<void*>() + layer * rows;
   const HeadCopy q{proj_.f(), width, hd, h, hd, 0, hd, query_.get(), nullptr, type_, h * hd, 0, hd, 0};
   const HeadCopy k{proj_.f() + h * hd, width, hd, config_.num_key_value_heads, hd, 0, hd, nullptr, caches, type_, 0,
@@ -67,8 +70,7 @@ absl::Status CudaEngine::MlaAttention(int64_t layer, const LayerWeights& w, int6
     queries = q_.f();
     queries_ld = h * qk;
   }
-  const RopeArgs rope{inv_freq_.f(), positions_.as<int32_t>(), static_cast<float>(RopeAttentionScaling(config_)),
-                      RopeLayout::kInterleaved};
+  const RopeArgs rope = Rope();
   MlaAppendLatent(proj_.f() + q_width, width, w.kv_a_norm.f(), static_cast<float>(config_.kv_a_layernorm_eps), rows,
                   rank, rope_dims, row_caches_.as<void*>() + layer * rows, type_, layout_.token_stride, rope, kStream);
   // The absorbed query per head: [W_UK^T q_nope | RoPE(q_pe) | zero padding].
@@ -86,7 +88,7 @@ absl::Status CudaEngine::MlaAttention(int64_t layer, const LayerWeights& w, int6
   const void* const* layer_caches = slice_caches_.as<const void*>() + layer * slices_;
   RETURN_IF_ERROR(plan_.Run(query_.get(), layer_caches, attended_.get(), type_, kStream));
   // Per head: values = W_UV (latent mix).
-  const void* w_uv = static_cast<const char*>(w.kv_b.data.get()) + Elements(nope, rank, type_);
+  const void* w_uv = static_cast<const char*>(w.kv_b.data.get()) + MatrixBytes(nope, rank, type_);
   RETURN_IF_ERROR(Gemm(blas_, {attended_.get(), type_, h * rank, rank}, {w_uv, type_, rank, (nope + v_dim) * rank},
                        false, rows, rank, v_dim, {values_.get(), type_, h * v_dim, v_dim}, 0.0f, h));
   RETURN_IF_ERROR(Linear(values_.get(), w.o_proj, rows, x_.f(), 1.0f));
@@ -143,23 +145,21 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
   RETURN_IF_ERROR(plan_.Build(slices, layout_, type_, kStream));
 
   const int64_t h = config_.num_attention_heads, n_out = static_cast<int64_t>(out_rows.size());
-  int64_t widest_in = d, widest_proj = 0;
-  for (const LayerWeights& w : layers_) widest_proj = std::max(widest_proj, w.in_proj.rows);
-  if (mla()) widest_in = std::max(widest_in, config_.q_lora_rank);
+  const int64_t widest_in = mla() ? std::max(d, config_.q_lora_rank) : d;
   const int64_t q_cols = mla() ? h * (config_.qk_nope_head_dim + config_.qk_rope_head_dim) : 0;
   const int64_t value_cols = mla() ? h * config_.v_head_dim : 0;
-  RETURN_IF_ERROR(x_.Reserve(Elements(rows, d, GpuType::kF32)));
-  RETURN_IF_ERROR(normed_.Reserve(Elements(rows, widest_in, type_)));
-  RETURN_IF_ERROR(proj_.Reserve(Elements(rows, widest_proj, GpuType::kF32)));
-  RETURN_IF_ERROR(q_.Reserve(Elements(rows, q_cols, GpuType::kF32)));
-  RETURN_IF_ERROR(q_nope_.Reserve(Elements(rows, mla() ? h * config_.qk_nope_head_dim : 0, type_)));
-  RETURN_IF_ERROR(query_.Reserve(Elements(rows, h * layout_.query_head_stride, type_)));
-  RETURN_IF_ERROR(attended_.Reserve(Elements(rows, h * layout_.value_dim, type_)));
-  RETURN_IF_ERROR(values_.Reserve(Elements(rows, value_cols, type_)));
-  RETURN_IF_ERROR(gate_up_.Reserve(Elements(rows, 2 * config_.intermediate_size, GpuType::kF32)));
-  RETURN_IF_ERROR(act_.Reserve(Elements(rows, config_.intermediate_size, type_)));
-  RETURN_IF_ERROR(picked_.Reserve(Elements(n_out, d, GpuType::kF32)));
-  RETURN_IF_ERROR(logits_.Reserve(Elements(n_out, vocab, GpuType::kF32)));
+  RETURN_IF_ERROR(x_.Reserve(MatrixBytes(rows, d, GpuType::kF32)));
+  RETURN_IF_ERROR(normed_.Reserve(MatrixBytes(rows, widest_in, type_)));
+  RETURN_IF_ERROR(proj_.Reserve(MatrixBytes(rows, widest_proj_, GpuType::kF32)));
+  RETURN_IF_ERROR(q_.Reserve(MatrixBytes(rows, q_cols, GpuType::kF32)));
+  RETURN_IF_ERROR(q_nope_.Reserve(MatrixBytes(rows, mla() ? h * config_.qk_nope_head_dim : 0, type_)));
+  RETURN_IF_ERROR(query_.Reserve(MatrixBytes(rows, h * layout_.query_head_stride, type_)));
+  RETURN_IF_ERROR(attended_.Reserve(MatrixBytes(rows, h * layout_.value_dim, type_)));
+  RETURN_IF_ERROR(values_.Reserve(MatrixBytes(rows, value_cols, type_)));
+  RETURN_IF_ERROR(gate_up_.Reserve(MatrixBytes(rows, 2 * config_.intermediate_size, GpuType::kF32)));
+  RETURN_IF_ERROR(act_.Reserve(MatrixBytes(rows, config_.intermediate_size, type_)));
+  RETURN_IF_ERROR(picked_.Reserve(MatrixBytes(n_out, d, GpuType::kF32)));
+  RETURN_IF_ERROR(logits_.Reserve(MatrixBytes(n_out, vocab, GpuType::kF32)));
 
   const float eps = static_cast<float>(config_.rms_norm_eps);
   EmbeddingGather(embed_.data.get(), embed_.type, ids_.as<int32_t>(), rows, d, x_.f(), kStream);

@@ -12,6 +12,7 @@
 #include "core/engine/cuda/device_buffer.h"
 #include "core/engine/cuda/gemm.h"
 #include "core/engine/cuda/gpu_type.h"
+#include "core/engine/cuda/kernels.h"
 #include "core/engine/engine.h"
 #include "core/io/tensor_store.h"
 
@@ -70,6 +71,8 @@ class CudaEngine : public Engine {
   absl::Status MlaAttention(int64_t layer, const LayerWeights& w, int64_t rows);
   absl::Status Mlp(const LayerWeights& w, int64_t rows);
   absl::Status Linear(const void* x, const GpuMatrix& w, int64_t rows, float* y, float beta = 0.0f);
+  // RoPE of this step's rows: rotate-half for Llama, interleaved for DeepSeek.
+  RopeArgs Rope() const;
 
   ModelConfig config_;
   GpuType type_;
@@ -77,6 +80,8 @@ class CudaEngine : public Engine {
   cublasHandle_t blas_ = nullptr;
   int device_ = 0;
   int64_t parameters_ = 0, weight_bytes_ = 0, slices_ = 0;
+  int64_t widest_proj_ = 0;  // rows of the widest fused first projection
+  float rope_scale_ = 1.0f;  // longrope's attention factor
   AttentionLayout layout_;
   GpuMatrix embed_, lm_head_;
   DeviceBuffer final_norm_, inv_freq_, staging_;

@@ -11,7 +11,10 @@
 namespace transmla::cuda {
 
 CudaEngine::CudaEngine(const ModelConfig& config, GpuType type, int64_t max_kv_bytes)
-    : config_(config), type_(type), budget_(std::make_shared<cpu::KvBudget>(max_kv_bytes)) {
+    : config_(config),
+      type_(type),
+      budget_(std::make_shared<cpu::KvBudget>(max_kv_bytes)),
+      rope_scale_(static_cast<float>(RopeAttentionScaling(config))) {
   const int64_t hd = config.head_dim, kv = config.num_key_value_heads * hd;
   if (mla()) {
     const int64_t key = config.kv_lora_rank + config.qk_rope_head_dim;
@@ -137,6 +140,7 @@ absl::Status CudaEngine::Load(const TensorStore& store) {
     RETURN_IF_ERROR(UploadVector(store, {p + "input_layernorm.weight"}, d, &w.input_norm));
     RETURN_IF_ERROR(UploadVector(store, {p + "post_attention_layernorm.weight"}, d, &w.post_norm));
     RETURN_IF_ERROR(LoadAttention(store, p + "self_attn.", &w));
+    widest_proj_ = std::max(widest_proj_, w.in_proj.rows);
     RETURN_IF_ERROR(UploadMatrix(store, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"}, 2 * f, d, &w.gate_up));
     RETURN_IF_ERROR(UploadMatrix(store, {p + "mlp.down_proj.weight"}, d, f, &w.down));
   }
