@@ -283,7 +283,10 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
       }
     }
     __syncthreads();
-    for (int idx = threadIdx.x; idx < M * Dv; idx += threads) o[idx / Dv * ld.o + idx % Dv] *= row_corr[idx / Dv];
+    for (int r = warp; r < M; r += kAttentionWarps) {
+      const float corr = row_corr[r];
+      for (int c = threadIdx.x % 32; c < Dv; c += 32) o[r * ld.o + c] *= corr;
+    }
     __syncthreads();
 
     for (int f = warp; f < (M / 16) * (Dv / 16); f += kAttentionWarps) {
@@ -311,27 +314,36 @@ __device__ void StoreOut(Out* out, int64_t i, float v) {
   out[i] = static_cast<Out>(v);
 }
 
-// Merges each item's splits: out = sum_s 2^(m_s - M) o_s / sum_s 2^(m_s - M) l_s.
+// Merges each item's splits: out = sum_s 2^(m_s - M) o_s / sum_s 2^(m_s - M) l_s. One block per
+// (tile, item); the split weights are computed once into shared memory.
 template <typename Out>
 __global__ void CombineKernel(KernelArgs a, Out* out) {
   const TileWork tile = a.tiles[blockIdx.x];
-  const int splits = a.tile_splits[blockIdx.x];
-  if (splits == 1) return;  // written by the attention kernel
-  const int64_t dv = a.layout.value_dim;
-  for (int64_t idx = threadIdx.x; idx < tile.item_count * dv; idx += blockDim.x) {
-    const int k = static_cast<int>(idx / dv);
-    const int64_t c = idx % dv;
+  const int splits = a.tile_splits[blockIdx.x], k = static_cast<int>(blockIdx.y);
+  if (splits == 1 || k >= tile.item_count) return;  // written by the attention kernel / no such item
+  __shared__ float weight[kMaxSplits];
+  __shared__ float inv_den;
+  if (threadIdx.x == 0) {
     float m = -FLT_MAX;
     for (int sp = 0; sp < splits; ++sp) m = fmaxf(m, a.partial_max[tile.partial_base + sp * tile.item_count + k]);
-    float num = 0, den = 0;
+    float den = 0;
     for (int sp = 0; sp < splits; ++sp) {
       const int64_t slot = tile.partial_base + static_cast<int64_t>(sp) * tile.item_count + k;
-      const float w = exp2f(a.partial_max[slot] - m);
-      num += w * a.partial_out[slot * dv + c];
-      den += w * a.partial_sum[slot];
+      weight[sp] = exp2f(a.partial_max[slot] - m);
+      den += weight[sp] * a.partial_sum[slot];
     }
-    const Item it = ItemOf(a, tile, k);
-    StoreOut(out, (it.row * a.layout.heads + it.head) * dv + c, den > 0 ? num / den : 0.0f);
+    inv_den = den > 0 ? 1.0f / den : 0.0f;
+  }
+  __syncthreads();
+  const int64_t dv = a.layout.value_dim;
+  const Item it = ItemOf(a, tile, k);
+  for (int64_t c = threadIdx.x; c < dv; c += blockDim.x) {
+    float num = 0;
+    for (int sp = 0; sp < splits; ++sp) {
+      const int64_t slot = tile.partial_base + static_cast<int64_t>(sp) * tile.item_count + k;
+      num += weight[sp] * a.partial_out[slot * dv + c];
+    }
+    StoreOut(out, (it.row * a.layout.heads + it.head) * dv + c, num * inv_den);
   }
 }
 
@@ -355,7 +367,7 @@ absl::Status LaunchTensorCore(const KernelArgs& args, int64_t blocks, cudaStream
 
 }  // namespace
 
-constexpr int64_t kMinChunk = 256, kMaxChunk = 4096;
+constexpr int64_t kMinChunk = 256;
 
 absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, const AttentionLayout& layout,
                                   GpuType cache_type, cudaStream_t stream) {
@@ -399,7 +411,7 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
     const int64_t limit = pt.kv_limit;
     const bool decoding = slices[static_cast<size_t>(pt.tile.slice)].count == 1;
     int64_t chunk = limit;
-    if (decoding) chunk = std::clamp<int64_t>((limit + 15) / 16, kMinChunk, kMaxChunk);
+    if (decoding) chunk = std::max<int64_t>((limit + kMaxSplits - 1) / kMaxSplits, kMinChunk);
     chunk = (chunk + kTileTokens - 1) / kTileTokens * kTileTokens;
     const int64_t splits = (limit + chunk - 1) / chunk;
     pt.tile.partial_base = static_cast<int32_t>(partial_slots_);
@@ -452,11 +464,11 @@ absl::Status AttentionPlan::Run(const void* q, const void* const* caches, void* 
     CUDA_RETURN_IF_ERROR(cudaGetLastError());
     return absl::OkStatus();
   }
-  const unsigned tiles = static_cast<unsigned>(tiles_);
+  const dim3 tiles(static_cast<unsigned>(tiles_), static_cast<unsigned>(tile_rows_));
   switch (out_type) {
-    case GpuType::kF32: CombineKernel<float><<<tiles, 256, 0, stream>>>(args, static_cast<float*>(out)); break;
-    case GpuType::kBF16: CombineKernel<__nv_bfloat16><<<tiles, 256, 0, stream>>>(args, static_cast<__nv_bfloat16*>(out)); break;
-    case GpuType::kF16: CombineKernel<__half><<<tiles, 256, 0, stream>>>(args, static_cast<__half*>(out)); break;
+    case GpuType::kF32: CombineKernel<float><<<tiles, 128, 0, stream>>>(args, static_cast<float*>(out)); break;
+    case GpuType::kBF16: CombineKernel<__nv_bfloat16><<<tiles, 128, 0, stream>>>(args, static_cast<__nv_bfloat16*>(out)); break;
+    case GpuType::kF16: CombineKernel<__half><<<tiles, 128, 0, stream>>>(args, static_cast<__half*>(out)); break;
   }
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();

@@ -17,6 +17,7 @@ struct BlockWork {
 
 constexpr int kTileTokens = 32;  // cache positions per step of the 16-bit kernel
 constexpr int kAttentionWarps = 8;
+constexpr int kMaxSplits = 16;  // a decoding context splits in at most this many chunks
 
 }  // namespace transmla::cuda
 
