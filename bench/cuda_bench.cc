@@ -8,6 +8,10 @@
 //
 //   build/bench/cuda_bench --model DIR [--model DIR]... [--batches 1,8,32] [--contexts 1024,8192,32768]
 //                          [--prefill 2048,8192] [--repeats 5] [--gpu-dtype auto|bf16|f16|f32] [--json FILE]
+//                          [--profile-last-step 1]
+// --profile-last-step 1 brackets each decode cell's last step with cudaProfilerStart/Stop, so that
+// `ncu --profile-from-start off` sees the kernels of exactly one step.
+#include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -69,7 +73,7 @@ struct Cell {
 };
 
 // One decode cell: median seconds per step.
-Cell Decode(transmla::Engine& engine, int64_t batch, int64_t context, int repeats, double bandwidth) {
+Cell Decode(transmla::Engine& engine, int64_t batch, int64_t context, int repeats, double bandwidth, bool profile) {
   Cell cell;
   cell.kind = "decode";
   cell.batch = cell.requested_batch = batch;
@@ -87,8 +91,11 @@ Cell Decode(transmla::Engine& engine, int64_t batch, int64_t context, int repeat
     std::vector<std::vector<float>> logits;
     std::vector<double> times;
     for (int r = 0; r < repeats + 2 && status.ok(); ++r) {
+      const bool profiled = profile && r == repeats + 1;
+      if (profiled) cudaProfilerStart();
       const auto t0 = Clock::now();
       status = engine.Forward(steps, &logits);
+      if (profiled) cudaProfilerStop();
       if (r >= 2) times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     }
     if (!status.ok()) {
@@ -139,6 +146,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> models;
   std::string batches = "1,8,32", contexts = "1024,8192,32768", prefill = "2048,8192", json_path, dtype = "auto";
   int repeats = 5;
+  bool profile = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--model") models.push_back(value);
@@ -148,6 +156,7 @@ int main(int argc, char** argv) {
     else if (flag == "--repeats") repeats = std::max(1, std::stoi(value));
     else if (flag == "--gpu-dtype") dtype = value;
     else if (flag == "--json") json_path = value;
+    else if (flag == "--profile-last-step") profile = value == "1";
     else {
       std::fprintf(stderr, "cuda_bench: unknown flag %s\n", flag.c_str());
       return 2;
@@ -179,7 +188,7 @@ int main(int argc, char** argv) {
     std::vector<Cell> cells;
     for (int64_t length : IntList(prefill)) cells.push_back(Prefill(engine, length, repeats, bandwidth));
     for (int64_t context : IntList(contexts)) {
-      for (int64_t batch : IntList(batches)) cells.push_back(Decode(engine, batch, context, repeats, bandwidth));
+      for (int64_t batch : IntList(batches)) cells.push_back(Decode(engine, batch, context, repeats, bandwidth, profile));
     }
     for (const Cell& c : cells) {
       const std::string batch = c.batch == c.requested_batch ? std::to_string(c.batch)

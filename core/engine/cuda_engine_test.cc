@@ -6,7 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <random>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/convert/converter.h"
 #include "core/engine/generate.h"
@@ -70,6 +74,15 @@ TEST_F(CudaEngineTest, LogitsMatchTheCpuEngineWithinFloatRounding) {
   EXPECT_EQ(seq_g->length(), static_cast<int64_t>(kStory.size()));
 }
 
+// The largest absolute difference between two steps' logits.
+double MaxDifference(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
+  double max_diff = 0;
+  for (size_t s = 0; s < a.size(); ++s) {
+    for (size_t i = 0; i < a[s].size(); ++i) max_diff = std::max<double>(max_diff, std::abs(a[s][i] - b[s][i]));
+  }
+  return max_diff;
+}
+
 TEST_F(CudaEngineTest, MlaConversionsMatchTheCpuEngineInF32) {
   // deepseek (latent + partial RoPE, interleaved) and exact (qk_nope_head_dim 0, longrope factors).
   for (const convert::Mode mode : {convert::Mode::kDeepseek, convert::Mode::kExact}) {
@@ -84,18 +97,32 @@ TEST_F(CudaEngineTest, MlaConversionsMatchTheCpuEngineInF32) {
     ASSERT_TRUE(g.ok()) << g.status();
     ASSERT_TRUE(c.ok()) << c.status();
     EXPECT_EQ(g->engine->KvBytesPerToken(), c->engine->KvBytesPerToken());
-    auto seq_g = g->engine->NewSequence();
-    auto seq_c = c->engine->NewSequence();
-    std::vector<std::vector<float>> lg, lc;
-    // The prompt in two steps, so that the second reads the cache the first wrote.
-    const absl::Span<const int32_t> story(kStory);
-    ASSERT_TRUE(g->engine->Forward({{seq_g.get(), story.subspan(0, 10), false}}, &lg).ok());
-    ASSERT_TRUE(g->engine->Forward({{seq_g.get(), story.subspan(10), true}}, &lg).ok());
-    ASSERT_TRUE(c->engine->Forward({{seq_c.get(), story.subspan(0, 10), false}}, &lc).ok());
-    ASSERT_TRUE(c->engine->Forward({{seq_c.get(), story.subspan(10), true}}, &lc).ok());
-    double max_diff = 0;
-    for (size_t i = 0; i < lg[0].size(); ++i) max_diff = std::max<double>(max_diff, std::abs(lg[0][i] - lc[0][i]));
-    EXPECT_LT(max_diff, 1e-3) << convert::ModeName(mode);
+    // Each step on both engines; every position's logits compared.
+    std::vector<std::unique_ptr<Sequence>> seqs_g, seqs_c;
+    for (int i = 0; i < 2; ++i) {
+      seqs_g.push_back(g->engine->NewSequence());
+      seqs_c.push_back(c->engine->NewSequence());
+    }
+    auto both = [&](const std::vector<std::pair<int, std::vector<int32_t>>>& step, const std::string& what) {
+      std::vector<ForwardStep> sg, sc;
+      for (const auto& [seq, tokens] : step) {
+        sg.push_back({seqs_g[static_cast<size_t>(seq)].get(), tokens, true});
+        sc.push_back({seqs_c[static_cast<size_t>(seq)].get(), tokens, true});
+      }
+      std::vector<std::vector<float>> lg, lc;
+      ASSERT_TRUE(g->engine->Forward(sg, &lg).ok());
+      ASSERT_TRUE(c->engine->Forward(sc, &lc).ok());
+      EXPECT_LT(MaxDifference(lg, lc), 1e-3) << convert::ModeName(mode) << ": " << what;
+    };
+    std::vector<int32_t> long_text;
+    while (long_text.size() < 200) long_text.insert(long_text.end(), kStory.begin() + 1, kStory.end());
+    const std::vector<int32_t> first(long_text.begin(), long_text.begin() + 100), more(long_text.begin() + 100, long_text.end());
+    // Short prompts take the absorbed path; prompts of 64 tokens and more expand the latent per head.
+    both({{0, std::vector<int32_t>(kStory.begin(), kStory.begin() + 10)}}, "short prompt");
+    both({{0, std::vector<int32_t>(kStory.begin() + 10, kStory.end())}}, "short prompt on the cache");
+    both({{1, first}}, "long prompt");
+    both({{1, more}}, "long prompt on the cache");
+    both({{0, first}, {1, {426}}}, "a long prompt and a decode step in one batch");
   }
 }
 

@@ -3,12 +3,12 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_pipeline.h>
-#include <mma.h>
 
 #include <algorithm>
 #include <cfloat>
 
 #include "core/engine/cuda/attention_kernels.cuh"
+#include "core/engine/cuda/mma.cuh"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
 
@@ -53,32 +53,43 @@ __device__ Item ItemOf(const KernelArgs& a, const TileWork& tile, int k) {
   return {s.row_begin + token, tile.kv_head * group + item % group, static_cast<int32_t>(s.start_position + token)};
 }
 
-// One warp's result for item k: the normalized output when the tile is not split, else its partial.
-// `acc` holds the warp's share: lane + 32 j for j < per_lane (or a shared row when per_lane is 0).
+// Where item k's value_dim outputs go: its row of `out`, or its partial slot when the tile is split.
+__device__ int64_t OutputBase(const KernelArgs& a, const TileWork& tile, const BlockWork& block, int k) {
+  const int64_t dv = a.layout.value_dim;
+  if (a.tile_splits[block.tile] > 1) {
+    return (tile.partial_base + static_cast<int64_t>(block.split) * tile.item_count + k) * dv;
+  }
+  const Item it = ItemOf(a, tile, k);
+  return (it.row * a.layout.heads + it.head) * dv;
+}
+
+__device__ void WritePartialStats(const KernelArgs& a, const TileWork& tile, const BlockWork& block, int k,
+                                  float max_log2, float sum) {
+  const int64_t slot = tile.partial_base + static_cast<int64_t>(block.split) * tile.item_count + k;
+  a.partial_max[slot] = max_log2;
+  a.partial_sum[slot] = sum;
+}
+
+// One warp's result for item k from its share `acc` (dims lane + 32 j): the normalized output when
+// the tile is not split, else its partial.
+template <int kPerLane>
 __device__ void WriteResult(const KernelArgs& a, const TileWork& tile, const BlockWork& block, int k,
-                            const float* row, const float* acc, int per_lane, float max_log2, float sum) {
+                            const float (&acc)[kPerLane], float max_log2, float sum) {
   const int lane = threadIdx.x % 32;
   const int64_t dv = a.layout.value_dim;
-  auto value = [&](int j, int c) { return per_lane > 0 ? acc[j] : row[c]; };
-  const int count = per_lane > 0 ? per_lane : static_cast<int>((dv + 31) / 32);
-  if (a.tile_splits[block.tile] == 1) {
-    const Item it = ItemOf(a, tile, k);
-    const float inv = sum > 0 ? 1.0f / sum : 0.0f;
-    for (int j = 0; j < count; ++j) {
-      const int c = lane + 32 * j;
-      if (c < dv) StoreAs(a.out, a.out_type, (it.row * a.layout.heads + it.head) * dv + c, value(j, c) * inv);
-    }
-    return;
-  }
-  const int64_t slot = tile.partial_base + static_cast<int64_t>(block.split) * tile.item_count + k;
-  for (int j = 0; j < count; ++j) {
+  const bool split = a.tile_splits[block.tile] > 1;
+  const int64_t base = OutputBase(a, tile, block, k);
+  const float scale = split ? 1.0f : (sum > 0 ? 1.0f / sum : 0.0f);
+  for (int j = 0; j < kPerLane; ++j) {
     const int c = lane + 32 * j;
-    if (c < dv) a.partial_out[slot * dv + c] = value(j, c);
+    if (c >= dv) continue;
+    if (split) {
+      a.partial_out[base + c] = acc[j];
+    } else {
+      StoreAs(a.out, a.out_type, base + c, acc[j] * scale);
+    }
   }
-  if (lane == 0) {
-    a.partial_max[slot] = max_log2;
-    a.partial_sum[slot] = sum;
-  }
+  if (split && lane == 0) WritePartialStats(a, tile, block, k, max_log2, sum);
 }
 
 // float32 caches: one warp per item, lanes split the dims, an online softmax over the block's
@@ -120,40 +131,44 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) WarpAttentionKernel(Kern
       }
       running_max = new_max;
     }
-    WriteResult(a, tile, block, k, nullptr, acc, kPerLane, end > block.kv_begin ? running_max : -FLT_MAX, running_sum);
+    WriteResult<kPerLane>(a, tile, block, k, acc, end > block.kv_begin ? running_max : -FLT_MAX, running_sum);
   }
 }
 
-// Shared-memory row strides of the 16-bit kernel: 16 bytes of padding per row so that the 16 rows
-// of a WMMA fragment start in different banks.
+// Shared-memory row strides of the 16-bit kernel (elements): 16 bytes of padding per row put the
+// 8 rows of an ldmatrix in different banks.
 struct TileStrides {
-  int q, k, v, s, p, o;
+  int q, k, v, s, p;
   __host__ __device__ TileStrides(int key_dim, int value_dim_padded)
-      : q(key_dim + 8), k(key_dim + 8), v(value_dim_padded + 8), s(kTileTokens + 8), p(kTileTokens + 8),
-        o(value_dim_padded + 4) {}
+      : q(key_dim + 8), k(key_dim + 8), v(value_dim_padded + 8), s(kTileTokens + 8), p(kTileTokens + 8) {}
 };
 
-// Warps that compute one score tile: QK^T has (M/16)(N/16) fragments; when that is fewer than the
+// Warps that compute one score tile: QK^T has (M/16)(N/16) 16x16 tiles; when that is fewer than the
 // block's warps, groups of warps split the key dims and the softmax adds their partial scores.
 __host__ __device__ inline int ScoreGroups(int tile_rows) {
-  const int fragments = (tile_rows / 16) * (kTileTokens / 16);
-  return fragments >= kAttentionWarps ? 1 : kAttentionWarps / fragments;
+  const int tiles = (tile_rows / 16) * (kTileTokens / 16);
+  return tiles >= kAttentionWarps ? 1 : kAttentionWarps / tiles;
 }
 
-// 16-bit caches: a tile of up to tile_rows items against kTileTokens positions at a time on tensor
-// cores (WMMA 16x16x16, FP32 accumulate), the next positions loading asynchronously meanwhile. The
-// MLA latent row serves as key and value, so each sequence's cache is read once for all heads.
-template <typename T>
+__host__ __device__ inline bool ValueInKey(const AttentionLayout& l) {
+  return l.kv_heads == 1 && l.key_head_stride == 0 && l.value_offset == 0;
+}
+
+// 16-bit caches: a tile of 16 kMTiles items against kTileTokens positions at a time on tensor cores
+// (mma.m16n8k16, FP32 accumulate), the next positions loading asynchronously meanwhile. Scores and
+// probabilities pass through shared memory; the output accumulates in registers, warp w owning the
+// 8-column tiles w, w + 8, ... (kNPerWarp of them). The MLA latent row serves as key and value, so
+// each sequence's cache is read once for all heads.
+template <typename T, int kMTiles, int kNPerWarp>
 __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKernel(KernelArgs a) {
-  using namespace nvcuda;
   extern __shared__ __align__(128) unsigned char smem[];
+  constexpr int M = 16 * kMTiles, N = kTileTokens;
   const BlockWork block = a.blocks[blockIdx.x];
   const TileWork tile = a.tiles[block.tile];
   const AttentionLayout& l = a.layout;
-  const int M = a.tile_rows, Dk = static_cast<int>(l.key_dim), N = kTileTokens;
-  const int Dv = (static_cast<int>(l.value_dim) + 15) / 16 * 16;
-  const bool v_in_k = l.kv_heads == 1 && l.key_head_stride == 0 && l.value_offset == 0;
-  const int warp = threadIdx.x / 32, threads = blockDim.x;
+  const int Dk = static_cast<int>(l.key_dim), Dv = (static_cast<int>(l.value_dim) + 15) / 16 * 16;
+  const bool v_in_k = ValueInKey(l);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, threads = blockDim.x;
   const TileStrides ld(Dk, Dv);
   const int groups = ScoreGroups(M);
 
@@ -162,8 +177,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
   T* vs = ks + 2 * N * ld.k;                                                // 2 x [N x Dv] unless v_in_k
   float* s = reinterpret_cast<float*>(vs + (v_in_k ? 0 : 2 * N * ld.v));  // groups x [M x N]
   T* p = reinterpret_cast<T*>(s + groups * M * ld.s);                       // [M x N]
-  float* o = reinterpret_cast<float*>(p + M * ld.p);                        // [M x Dv]
-  float* row_max = o + M * ld.o;
+  float* row_max = reinterpret_cast<float*>(p + M * ld.p);
   float* row_sum = row_max + M;
   float* row_corr = row_sum + M;
   int* row_pos = reinterpret_cast<int*>(row_corr + M);
@@ -184,34 +198,31 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
     row_max[k] = -FLT_MAX;
     row_sum[k] = 0;
   }
-  for (int idx = threadIdx.x; idx < M * Dv; idx += threads) o[idx / Dv * ld.o + idx % Dv] = 0;
 
-  auto load_tile = [&](int t0, int buffer) {
-    T* kdst = ks + buffer * N * ld.k;
-    T* vdst = vs + buffer * N * ld.v;
-    for (int idx = threadIdx.x; idx < N * (Dk / kVec); idx += threads) {
-      const int n = idx / (Dk / kVec), c = idx % (Dk / kVec) * kVec;
-      T* dst = kdst + n * ld.k + c;
+  auto load_rows = [&](T* dst_tile, int stride, int64_t offset, int width, int t0) {
+    for (int idx = threadIdx.x; idx < N * (width / kVec); idx += threads) {
+      const int n = idx / (width / kVec), c = idx % (width / kVec) * kVec;
+      T* dst = dst_tile + n * stride + c;
       if (t0 + n < block.kv_end) {
-        __pipeline_memcpy_async(dst, cache + static_cast<int64_t>(t0 + n) * l.token_stride + tile.kv_head * l.key_head_stride + c, 16);
+        __pipeline_memcpy_async(dst, cache + static_cast<int64_t>(t0 + n) * l.token_stride + offset + c, 16);
       } else {
         *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
       }
     }
-    if (!v_in_k) {
-      for (int idx = threadIdx.x; idx < N * (Dv / kVec); idx += threads) {
-        const int n = idx / (Dv / kVec), c = idx % (Dv / kVec) * kVec;
-        T* dst = vdst + n * ld.v + c;
-        if (t0 + n < block.kv_end) {
-          __pipeline_memcpy_async(
-              dst, cache + static_cast<int64_t>(t0 + n) * l.token_stride + l.value_offset + tile.kv_head * l.value_head_stride + c, 16);
-        } else {
-          *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
-        }
-      }
-    }
+  };
+  auto load_tile = [&](int t0, int buffer) {
+    load_rows(ks + buffer * N * ld.k, ld.k, tile.kv_head * l.key_head_stride, Dk, t0);
+    if (!v_in_k) load_rows(vs + buffer * N * ld.v, ld.v, l.value_offset + tile.kv_head * l.value_head_stride, Dv, t0);
     __pipeline_commit();
   };
+
+  Accumulator acc[kMTiles][kNPerWarp];
+#pragma unroll
+  for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+    for (int j = 0; j < kNPerWarp; ++j) acc[mt][j] = {{0, 0, 0, 0}};
+  }
+  const int value_tiles = Dv / 8;
 
   __syncthreads();
   // Positions past the tile's last query are masked for every row: stop there.
@@ -221,41 +232,42 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
   const int steps = kv_end > block.kv_begin ? (kv_end - block.kv_begin + N - 1) / N : 0;
   if (steps > 0) load_tile(block.kv_begin, 0);
   const float scale = l.scale * kLog2e;
-  const int score_fragments = (M / 16) * (N / 16), k_steps = Dk / 16;
+  const int score_tiles = kMTiles * (N / 16), k_steps = Dk / 16;
   for (int step = 0; step < steps; ++step) {
     const int t0 = block.kv_begin + step * N, buffer = step & 1;
-    if (step + 1 < steps) {
-      load_tile(t0 + N, buffer ^ 1);
-      __pipeline_wait_prior(1);
-    } else {
-      __pipeline_wait_prior(0);
-    }
+    __pipeline_wait_prior(0);
+    // Also: every warp is done with the other buffer, the scores and the probabilities of the last step.
     __syncthreads();
+    if (step + 1 < steps) load_tile(t0 + N, buffer ^ 1);
     const T* kt = ks + buffer * N * ld.k;
     const T* vt = v_in_k ? kt : vs + buffer * N * ld.v;
     const int ldv = v_in_k ? ld.k : ld.v;
 
-    if (warp < score_fragments * groups) {
-      const int f = warp % score_fragments, g = warp / score_fragments;
+    for (int w = warp; w < score_tiles * groups; w += kAttentionWarps) {
+      const int f = w % score_tiles, g = w / score_tiles;
       const int mi = f / (N / 16), ni = f % (N / 16);
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::fill_fragment(acc, 0.0f);
+      Accumulator left = {{0, 0, 0, 0}}, right = {{0, 0, 0, 0}};
       for (int kk = g * k_steps / groups; kk < (g + 1) * k_steps / groups; ++kk) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> qa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> kb;
-        wmma::load_matrix_sync(qa, qs + mi * 16 * ld.q + kk * 16, ld.q);
-        wmma::load_matrix_sync(kb, kt + ni * 16 * ld.k + kk * 16, ld.k);
-        wmma::mma_sync(acc, qa, kb, acc);
+        uint32_t qa[4], kb[4];
+        LoadA(qa, qs + mi * 16 * ld.q + kk * 16, ld.q);
+        LoadBFromRows(kb, kt + ni * 16 * ld.k + kk * 16, ld.k);
+        Mma16816<T>(left, qa, kb[0], kb[1]);
+        Mma16816<T>(right, qa, kb[2], kb[3]);
       }
-      wmma::store_matrix_sync(s + g * M * ld.s + mi * 16 * ld.s + ni * 16, acc, ld.s, wmma::mem_row_major);
+      float* out = s + g * M * ld.s + (mi * 16 + lane / 4) * ld.s + ni * 16 + 2 * (lane % 4);
+      *reinterpret_cast<float2*>(out) = make_float2(left.c[0], left.c[1]);
+      *reinterpret_cast<float2*>(out + 8) = make_float2(right.c[0], right.c[1]);
+      *reinterpret_cast<float2*>(out + 8 * ld.s) = make_float2(left.c[2], left.c[3]);
+      *reinterpret_cast<float2*>(out + 8 * ld.s + 8) = make_float2(right.c[2], right.c[3]);
     }
     __syncthreads();
 
     // Online softmax: 8 lanes per row, each holding N / 8 positions.
     for (int r = threadIdx.x / 8; r < M; r += threads / 8) {
       const int sub = threadIdx.x % 8, pos = row_pos[r];
-      float w[kTileTokens / 8];
+      float w[N / 8];
       float tile_max = -FLT_MAX;
+#pragma unroll
       for (int j = 0; j < N / 8; ++j) {
         const int n = sub + 8 * j;
         float score = 0;
@@ -268,6 +280,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
       const float old_max = row_max[r], new_max = fmaxf(old_max, tile_max);
       const bool any = new_max > -FLT_MAX;
       float sum = 0;
+#pragma unroll
       for (int j = 0; j < N / 8; ++j) {
         const float e = any && w[j] > -FLT_MAX ? exp2f(w[j] - new_max) : 0.0f;
         sum += e;
@@ -283,29 +296,71 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
       }
     }
     __syncthreads();
-    for (int r = warp; r < M; r += kAttentionWarps) {
-      const float corr = row_corr[r];
-      for (int c = threadIdx.x % 32; c < Dv; c += 32) o[r * ld.o + c] *= corr;
-    }
-    __syncthreads();
 
-    for (int f = warp; f < (M / 16) * (Dv / 16); f += kAttentionWarps) {
-      const int mi = f / (Dv / 16), ci = f % (Dv / 16);
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::load_matrix_sync(acc, o + mi * 16 * ld.o + ci * 16, ld.o, wmma::mem_row_major);
-      for (int kk = 0; kk < N; kk += 16) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> pa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> vb;
-        wmma::load_matrix_sync(pa, p + mi * 16 * ld.p + kk, ld.p);
-        wmma::load_matrix_sync(vb, vt + kk * ldv + ci * 16, ldv);
-        wmma::mma_sync(acc, pa, vb, acc);
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt) {
+      const float low = row_corr[mt * 16 + lane / 4], high = row_corr[mt * 16 + lane / 4 + 8];
+#pragma unroll
+      for (int j = 0; j < kNPerWarp; ++j) {
+        acc[mt][j].c[0] *= low;
+        acc[mt][j].c[1] *= low;
+        acc[mt][j].c[2] *= high;
+        acc[mt][j].c[3] *= high;
       }
-      wmma::store_matrix_sync(o + mi * 16 * ld.o + ci * 16, acc, ld.o, wmma::mem_row_major);
     }
-    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < N / 16; ++kk) {
+      uint32_t pa[kMTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt) LoadA(pa[mt], p + mt * 16 * ld.p + kk * 16, ld.p);
+      const T* v_rows = vt + kk * 16 * ldv;
+#pragma unroll
+      for (int j = 0; j < kNPerWarp; j += 2) {
+        const int first = warp + 8 * j, second = warp + 8 * (j + 1);
+        if (first >= value_tiles) break;
+        const bool pair = j + 1 < kNPerWarp && second < value_tiles;
+        uint32_t vb[4];
+        LoadBFromColumns(vb, v_rows, ldv, first * 8, (pair ? second : first) * 8);
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt) {
+          Mma16816<T>(acc[mt][j], pa[mt], vb[0], vb[1]);
+          if constexpr (kNPerWarp > 1) {
+            if (pair) Mma16816<T>(acc[mt][j + 1], pa[mt], vb[2], vb[3]);
+          }
+        }
+      }
+    }
   }
-  for (int k = warp; k < tile.item_count; k += kAttentionWarps) {
-    WriteResult(a, tile, block, k, o + k * ld.o, nullptr, 0, row_max[k], row_sum[k]);
+
+  // Each warp writes its columns of every item's row (normalized, or the unnormalized partial).
+  const bool split = a.tile_splits[block.tile] > 1;
+#pragma unroll
+  for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int k = mt * 16 + lane / 4 + 8 * half;
+      if (k >= tile.item_count) continue;
+      const int64_t base = OutputBase(a, tile, block, k);
+      const float inv = split ? 1.0f : (row_sum[k] > 0 ? 1.0f / row_sum[k] : 0.0f);
+#pragma unroll
+      for (int j = 0; j < kNPerWarp; ++j) {
+        const int column_tile = warp + 8 * j;
+        if (column_tile >= value_tiles) break;
+        for (int e = 0; e < 2; ++e) {
+          const int c = column_tile * 8 + 2 * (lane % 4) + e;
+          if (c >= l.value_dim) continue;
+          const float v = acc[mt][j].c[2 * half + e];
+          if (split) {
+            a.partial_out[base + c] = v;
+          } else {
+            StoreAs(a.out, a.out_type, base + c, v * inv);
+          }
+        }
+      }
+    }
+  }
+  if (split) {
+    for (int k = threadIdx.x; k < tile.item_count; k += threads) WritePartialStats(a, tile, block, k, row_max[k], row_sum[k]);
   }
 }
 
@@ -315,7 +370,7 @@ __device__ void StoreOut(Out* out, int64_t i, float v) {
 }
 
 // Merges each item's splits: out = sum_s 2^(m_s - M) o_s / sum_s 2^(m_s - M) l_s. One block per
-// (tile, item); the split weights are computed once into shared memory.
+// (tile, item); its first warp computes the split weights into shared memory.
 template <typename Out>
 __global__ void CombineKernel(KernelArgs a, Out* out) {
   const TileWork tile = a.tiles[blockIdx.x];
@@ -323,16 +378,19 @@ __global__ void CombineKernel(KernelArgs a, Out* out) {
   if (splits == 1 || k >= tile.item_count) return;  // written by the attention kernel / no such item
   __shared__ float weight[kMaxSplits];
   __shared__ float inv_den;
-  if (threadIdx.x == 0) {
+  if (threadIdx.x < 32) {
+    const int lane = threadIdx.x;
+    auto slot = [&](int sp) { return tile.partial_base + static_cast<int64_t>(sp) * tile.item_count + k; };
     float m = -FLT_MAX;
-    for (int sp = 0; sp < splits; ++sp) m = fmaxf(m, a.partial_max[tile.partial_base + sp * tile.item_count + k]);
+    for (int sp = lane; sp < splits; sp += 32) m = fmaxf(m, a.partial_max[slot(sp)]);
+    for (int offset = 16; offset > 0; offset /= 2) m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, offset));
     float den = 0;
-    for (int sp = 0; sp < splits; ++sp) {
-      const int64_t slot = tile.partial_base + static_cast<int64_t>(sp) * tile.item_count + k;
-      weight[sp] = exp2f(a.partial_max[slot] - m);
-      den += weight[sp] * a.partial_sum[slot];
+    for (int sp = lane; sp < splits; sp += 32) {
+      weight[sp] = exp2f(a.partial_max[slot(sp)] - m);
+      den += weight[sp] * a.partial_sum[slot(sp)];
     }
-    inv_den = den > 0 ? 1.0f / den : 0.0f;
+    for (int offset = 16; offset > 0; offset /= 2) den += __shfl_xor_sync(0xffffffff, den, offset);
+    if (lane == 0) inv_den = den > 0 ? 1.0f / den : 0.0f;
   }
   __syncthreads();
   const int64_t dv = a.layout.value_dim;
@@ -350,29 +408,69 @@ __global__ void CombineKernel(KernelArgs a, Out* out) {
 size_t SharedBytes(const AttentionLayout& l, int tile_rows, size_t elem) {
   const int dv = static_cast<int>((l.value_dim + 15) / 16 * 16);
   const TileStrides ld(static_cast<int>(l.key_dim), dv);
-  const bool v_in_k = l.kv_heads == 1 && l.key_head_stride == 0 && l.value_offset == 0;
   const size_t m = static_cast<size_t>(tile_rows), n = kTileTokens;
-  return elem * (m * ld.q + 2 * n * ld.k + (v_in_k ? 0 : 2 * n * ld.v) + m * ld.p) +
-         4 * (ScoreGroups(tile_rows) * m * ld.s + m * ld.o + 4 * m);
+  return elem * (m * ld.q + 2 * n * ld.k + (ValueInKey(l) ? 0 : 2 * n * ld.v) + m * ld.p) +
+         4 * (ScoreGroups(tile_rows) * m * ld.s + 4 * m);
+}
+
+using AttentionKernel = void (*)(KernelArgs);
+
+template <typename T, int kMTiles>
+AttentionKernel KernelFor(int n_per_warp) {
+  switch (n_per_warp) {
+    case 1: return TensorCoreAttentionKernel<T, kMTiles, 1>;
+    case 2: return TensorCoreAttentionKernel<T, kMTiles, 2>;
+    case 4: return TensorCoreAttentionKernel<T, kMTiles, 4>;
+    case 8:
+      if constexpr (kMTiles <= 2) return TensorCoreAttentionKernel<T, kMTiles, 8>;
+      return nullptr;
+    default: return nullptr;
+  }
 }
 
 template <typename T>
 absl::Status LaunchTensorCore(const KernelArgs& args, int64_t blocks, cudaStream_t stream) {
+  const int64_t value_tiles = (args.layout.value_dim + 15) / 16 * 2;
+  int n_per_warp = 1;
+  while (n_per_warp * kAttentionWarps < value_tiles) n_per_warp *= 2;
+  AttentionKernel kernel = nullptr;
+  switch (args.tile_rows) {
+    case 16: kernel = KernelFor<T, 1>(n_per_warp); break;
+    case 32: kernel = KernelFor<T, 2>(n_per_warp); break;
+    case 64: kernel = KernelFor<T, 4>(n_per_warp); break;
+  }
+  if (kernel == nullptr) {
+    return absl::InvalidArgumentError(fmt::format(
+        "16-bit attention supports value dims up to 512 (got {} for tiles of {} rows); use --gpu-dtype f32",
+        args.layout.value_dim, args.tile_rows));
+  }
   const size_t bytes = SharedBytes(args.layout, args.tile_rows, sizeof(T));
-  CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(TensorCoreAttentionKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            static_cast<int>(bytes)));
-  TensorCoreAttentionKernel<T><<<static_cast<unsigned>(blocks), kAttentionWarps * 32, bytes, stream>>>(args);
+  int device = 0, limit = 0;
+  CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  if (bytes > static_cast<size_t>(limit)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "16-bit attention over key dim {} and value dim {} needs {} bytes of shared memory per block, the GPU has {}; "
+        "use --gpu-dtype f32", args.layout.key_dim, args.layout.value_dim, bytes, limit));
+  }
+  CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+  kernel<<<static_cast<unsigned>(blocks), kAttentionWarps * 32, bytes, stream>>>(args);
   return absl::OkStatus();
 }
 
 }  // namespace
 
-constexpr int64_t kMinChunk = 256;
+constexpr int64_t kMinChunk = 256, kInvariantSplits = 16;
 
 absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, const AttentionLayout& layout,
                                   GpuType cache_type, cudaStream_t stream) {
   layout_ = layout;
   cache_type_ = cache_type;
+  if (multiprocessors_ == 0) {
+    int device = 0;
+    CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+    CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, device));
+  }
   host_slices_ = slices;
   const int64_t group = layout.heads / layout.kv_heads;
   const int64_t dv_padded = (layout.value_dim + 15) / 16 * 16;
@@ -383,7 +481,9 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
     widest = std::max<int64_t>(widest, s.count * group);
     rows_ = std::max<int64_t>(rows_, s.row_begin + s.count);
   }
-  tile_rows_ = static_cast<int>(std::min<int64_t>(max_rows, (widest + 15) / 16 * 16));
+  // 16, 32 or 64 rows: the tensor-core kernel is compiled for these.
+  tile_rows_ = 16;
+  while (tile_rows_ < max_rows && tile_rows_ < widest) tile_rows_ *= 2;
 
   struct Pending {
     TileWork tile;
@@ -401,8 +501,14 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
       }
     }
   }
-  // A decoding sequence's context is split in chunks that depend on its own length only, so a
-  // sequence gets the same result whatever else shares the batch (a prompt's tiles are not split).
+  // A decoding sequence's context is split in chunks (a prompt's tiles are not split). float32: by
+  // its own length only, so that a sequence gets the same result whatever shares the batch. 16-bit
+  // (whose GEMMs already differ in the last bits with the batch): enough splits to give the GPU
+  // about two blocks per multiprocessor, and no more, since every split costs a partial result.
+  int64_t decode_tiles = 0;
+  for (const Pending& pt : pending) decode_tiles += slices[static_cast<size_t>(pt.tile.slice)].count == 1;
+  const bool batch_invariant = cache_type == GpuType::kF32;
+  const int64_t wanted_splits = decode_tiles > 0 ? (2 * multiprocessors_ + decode_tiles - 1) / decode_tiles : 1;
   std::vector<TileWork> tiles;
   std::vector<int32_t> tile_splits;
   std::vector<BlockWork> blocks;
@@ -411,7 +517,10 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
     const int64_t limit = pt.kv_limit;
     const bool decoding = slices[static_cast<size_t>(pt.tile.slice)].count == 1;
     int64_t chunk = limit;
-    if (decoding) chunk = std::max<int64_t>((limit + kMaxSplits - 1) / kMaxSplits, kMinChunk);
+    if (decoding) {
+      const int64_t splits = batch_invariant ? kInvariantSplits : std::min<int64_t>(wanted_splits, kMaxSplits);
+      chunk = std::max<int64_t>((limit + splits - 1) / splits, kMinChunk);
+    }
     chunk = (chunk + kTileTokens - 1) / kTileTokens * kTileTokens;
     const int64_t splits = (limit + chunk - 1) / chunk;
     pt.tile.partial_base = static_cast<int32_t>(partial_slots_);

@@ -34,6 +34,7 @@ struct AttentionSlice {
 // The blocks of one step's attention, planned once per Forward on the host and used by every layer:
 // query tiles of (token, head) items sharing a kv head; a decoding sequence's context is split in
 // chunks (flash-decoding) so that small batches still fill the GPU, and the chunks merged.
+// float32 results do not depend on the rest of the batch; 16-bit ones may, in the last bits.
 class AttentionPlan {
  public:
   absl::Status Build(const std::vector<AttentionSlice>& slices, const AttentionLayout& layout, GpuType cache_type,
@@ -47,7 +48,7 @@ class AttentionPlan {
  private:
   AttentionLayout layout_;
   GpuType cache_type_ = GpuType::kF32;
-  int tile_rows_ = 0;
+  int tile_rows_ = 0, multiprocessors_ = 0;
   int64_t blocks_ = 0, tiles_ = 0, partial_slots_ = 0, rows_ = 0;
   std::vector<AttentionSlice> host_slices_;
   DeviceBuffer slices_, tiles_table_, blocks_table_, partial_out_, partial_max_, partial_sum_;

@@ -15,9 +15,9 @@ struct BlockWork {
   int32_t tile, split, kv_begin, kv_end;
 };
 
-constexpr int kTileTokens = 32;  // cache positions per step of the 16-bit kernel
+constexpr int kTileTokens = 64;  // cache positions per step of the 16-bit kernel
 constexpr int kAttentionWarps = 8;
-constexpr int kMaxSplits = 16;  // a decoding context splits in at most this many chunks
+constexpr int kMaxSplits = 256;  // a decoding context splits in at most this many chunks
 
 }  // namespace transmla::cuda
 

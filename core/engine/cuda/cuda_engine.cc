@@ -48,7 +48,7 @@ absl::Status CudaEngine::GqaAttention(int64_t layer, const LayerWeights& w, int6
   v.rope_dims = 0;
   v.out_offset = kv;
   CopyHeadsWithRope({q, k, v}, rows, rope, kStream);
-  const void* const* layer_caches = slice_caches_.as<const void*>() + layer * slices_;
+  const void* const* layer_caches = slice_caches_.as<const void*>() + layer * cached_slices_;
   RETURN_IF_ERROR(plan_.Run(query_.get(), layer_caches, attended_.get(), type_, kStream));
   RETURN_IF_ERROR(Linear(attended_.get(), w.o_proj, rows, x_.f(), 1.0f));
   return absl::OkStatus();
@@ -73,24 +73,28 @@ absl::Status CudaEngine::MlaAttention(int64_t layer, const LayerWeights& w, int6
   const RopeArgs rope = Rope();
   MlaAppendLatent(proj_.f() + q_width, width, w.kv_a_norm.f(), static_cast<float>(config_.kv_a_layernorm_eps), rows,
                   rank, rope_dims, row_caches_.as<void*>() + layer * rows, type_, layout_.token_stride, rope, kStream);
-  // The absorbed query per head: [W_UK^T q_nope | RoPE(q_pe) | zero padding].
-  const HeadCopy pe{queries + nope, queries_ld, qk, h, rope_dims, 0, rope_dims, query_.get(), nullptr, type_, h * key, 0,
-                    key, rank};
-  const HeadCopy qn{queries, queries_ld, qk, h, nope, 0, 0, q_nope_.get(), nullptr, type_, h * nope, 0, nope, 0};
-  if (nope > 0) {
-    CopyHeadsWithRope({pe, qn}, rows, rope, kStream);
-    const int64_t head_rows = (nope + v_dim) * rank;
-    RETURN_IF_ERROR(Gemm(blas_, {q_nope_.get(), type_, h * nope, nope}, {w.kv_b.data.get(), type_, rank, head_rows},
-                         true, rows, nope, rank, {query_.get(), type_, h * key, key}, 0.0f, h));
-  } else {
-    CopyHeadsWithRope({pe}, rows, rope, kStream);
+  if (cached_slices_ > 0) {
+    // The absorbed query per head: [W_UK^T q_nope | RoPE(q_pe) | zero padding].
+    const HeadCopy pe{queries + nope, queries_ld, qk, h, rope_dims, 0, rope_dims, query_.get(), nullptr, type_, h * key, 0,
+                      key, rank};
+    const HeadCopy qn{queries, queries_ld, qk, h, nope, 0, 0, q_nope_.get(), nullptr, type_, h * nope, 0, nope, 0};
+    if (nope > 0) {
+      CopyHeadsWithRope({pe, qn}, rows, rope, kStream);
+      const int64_t head_rows = (nope + v_dim) * rank;
+      RETURN_IF_ERROR(Gemm(blas_, {q_nope_.get(), type_, h * nope, nope}, {w.kv_b.data.get(), type_, rank, head_rows},
+                           true, rows, nope, rank, {query_.get(), type_, h * key, key}, 0.0f, h));
+    } else {
+      CopyHeadsWithRope({pe}, rows, rope, kStream);
+    }
+    const void* const* layer_caches = slice_caches_.as<const void*>() + layer * cached_slices_;
+    RETURN_IF_ERROR(plan_.Run(query_.get(), layer_caches, attended_.get(), type_, kStream));
+    // Per head: values = W_UV (latent mix).
+    const void* w_uv = static_cast<const char*>(w.kv_b.data.get()) + MatrixBytes(nope, rank, type_);
+    RETURN_IF_ERROR(Gemm(blas_, {attended_.get(), type_, h * rank, rank}, {w_uv, type_, rank, (nope + v_dim) * rank},
+                         false, rows, rank, v_dim, {values_.get(), type_, h * v_dim, v_dim}, 0.0f, h));
   }
-  const void* const* layer_caches = slice_caches_.as<const void*>() + layer * slices_;
-  RETURN_IF_ERROR(plan_.Run(query_.get(), layer_caches, attended_.get(), type_, kStream));
-  // Per head: values = W_UV (latent mix).
-  const void* w_uv = static_cast<const char*>(w.kv_b.data.get()) + MatrixBytes(nope, rank, type_);
-  RETURN_IF_ERROR(Gemm(blas_, {attended_.get(), type_, h * rank, rank}, {w_uv, type_, rank, (nope + v_dim) * rank},
-                       false, rows, rank, v_dim, {values_.get(), type_, h * v_dim, v_dim}, 0.0f, h));
+  // After the absorbed path, whose value GEMM also fills (unused) prompt rows.
+  if (!prompts_.empty()) RETURN_IF_ERROR(MlaPromptAttention(layer, w, queries, queries_ld, rows));
   RETURN_IF_ERROR(Linear(values_.get(), w.o_proj, rows, x_.f(), 1.0f));
   if (w.o_bias.bytes() > 0) AddBias(x_.f(), w.o_bias.f(), rows, config_.hidden_size, kStream);
   return absl::OkStatus();
@@ -108,8 +112,11 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
       steps, config_, [](const Sequence* s) { return dynamic_cast<const CudaSequence*>(s) != nullptr; }));
   const int64_t d = config_.hidden_size, layers = config_.num_hidden_layers, vocab = config_.vocab_size;
   std::vector<int32_t> ids, positions, out_rows;
-  std::vector<AttentionSlice> slices;
+  std::vector<AttentionSlice> slices, cached;
   std::vector<CudaSequence*> owners;
+  std::vector<bool> via_prompt_path;
+  prompts_.clear();
+  prompt_bytes_ = 0;
   for (const ForwardStep& step : steps) {
     auto* seq = static_cast<CudaSequence*>(step.sequence);
     const int64_t count = static_cast<int64_t>(step.tokens.size());
@@ -119,6 +126,8 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
     }
     owners.push_back(seq);
     slices.push_back({static_cast<int32_t>(ids.size()), static_cast<int32_t>(count), static_cast<int32_t>(seq->length())});
+    via_prompt_path.push_back(TakePromptPath(slices.back(), *seq));
+    if (!via_prompt_path.back()) cached.push_back(slices.back());
     for (int64_t t = 0; t < count; ++t) {
       if (step.all_logits || t == count - 1) out_rows.push_back(static_cast<int32_t>(ids.size()));
       ids.push_back(step.tokens[static_cast<size_t>(t)]);
@@ -126,12 +135,12 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
     }
   }
   const int64_t rows = static_cast<int64_t>(ids.size());
-  slices_ = static_cast<int64_t>(slices.size());
-  // Per layer, each row's and each slice's cache (layer-major so a layer's table is contiguous).
-  std::vector<void*> row_caches(static_cast<size_t>(layers * rows)), slice_caches(static_cast<size_t>(layers * slices_));
+  cached_slices_ = static_cast<int64_t>(cached.size());
+  // Per layer, each row's cache and each cached slice's (layer-major so a layer's table is contiguous).
+  std::vector<void*> row_caches(static_cast<size_t>(layers * rows)), slice_caches;
   for (int64_t l = 0; l < layers; ++l) {
     for (size_t i = 0; i < slices.size(); ++i) {
-      slice_caches[static_cast<size_t>(l * slices_) + i] = owners[i]->layer(l);
+      if (!via_prompt_path[i]) slice_caches.push_back(owners[i]->layer(l));
       for (int32_t t = 0; t < slices[i].count; ++t) {
         row_caches[static_cast<size_t>(l * rows + slices[i].row_begin + t)] = owners[i]->layer(l);
       }
@@ -142,7 +151,8 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
   RETURN_IF_ERROR(row_caches_.Upload(row_caches.data(), row_caches.size() * sizeof(void*)));
   RETURN_IF_ERROR(slice_caches_.Upload(slice_caches.data(), slice_caches.size() * sizeof(void*)));
   RETURN_IF_ERROR(out_rows_.Upload(out_rows.data(), out_rows.size() * sizeof(int32_t)));
-  RETURN_IF_ERROR(plan_.Build(slices, layout_, type_, kStream));
+  if (!cached.empty()) RETURN_IF_ERROR(plan_.Build(cached, layout_, type_, kStream));
+  RETURN_IF_ERROR(PlanPrompts());
 
   const int64_t h = config_.num_attention_heads, n_out = static_cast<int64_t>(out_rows.size());
   const int64_t widest_in = mla() ? std::max(d, config_.q_lora_rank) : d;
@@ -154,6 +164,7 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
   RETURN_IF_ERROR(q_.Reserve(MatrixBytes(rows, q_cols, GpuType::kF32)));
   RETURN_IF_ERROR(q_nope_.Reserve(MatrixBytes(rows, mla() ? h * config_.qk_nope_head_dim : 0, type_)));
   RETURN_IF_ERROR(query_.Reserve(MatrixBytes(rows, h * layout_.query_head_stride, type_)));
+  if (!prompts_.empty()) RETURN_IF_ERROR(prompt_query_.Reserve(MatrixBytes(rows, h * prompt_layout_.key_dim, type_)));
   RETURN_IF_ERROR(attended_.Reserve(MatrixBytes(rows, h * layout_.value_dim, type_)));
   RETURN_IF_ERROR(values_.Reserve(MatrixBytes(rows, value_cols, type_)));
   RETURN_IF_ERROR(gate_up_.Reserve(MatrixBytes(rows, 2 * config_.intermediate_size, GpuType::kF32)));
@@ -175,13 +186,16 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
   RmsNorm(picked_.f(), d, final_norm_.f(), n_out, d, eps, normed_.get(), type_, d, kStream);
   RETURN_IF_ERROR(Linear(normed_.get(), lm_head_, n_out, logits_.f()));
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
-  std::vector<float> host(static_cast<size_t>(n_out * vocab));
-  CUDA_RETURN_IF_ERROR(cudaMemcpy(host.data(), logits_.f(), host.size() * sizeof(float), cudaMemcpyDeviceToHost));
-  logits->assign(steps.size(), {});
+  const size_t values = static_cast<size_t>(n_out * vocab);
+  RETURN_IF_ERROR(host_logits_.Reserve(values * sizeof(float)));
+  CUDA_RETURN_IF_ERROR(cudaMemcpy(host_logits_.as<float>(), logits_.f(), values * sizeof(float), cudaMemcpyDeviceToHost));
+  // Resized, not reassigned: a caller that passes the same vectors every step keeps their memory.
+  logits->resize(steps.size());
+  const float* host = host_logits_.as<float>();
   int64_t row = 0;
   for (size_t i = 0; i < steps.size(); ++i) {
     const int64_t n = steps[i].all_logits ? static_cast<int64_t>(steps[i].tokens.size()) : 1;
-    (*logits)[i].assign(host.begin() + row * vocab, host.begin() + (row + n) * vocab);
+    (*logits)[i].assign(host + row * vocab, host + (row + n) * vocab);
     row += n;
     owners[i]->Commit(static_cast<int64_t>(steps[i].tokens.size()));
   }

@@ -13,6 +13,7 @@
 #include "core/engine/cuda/gemm.h"
 #include "core/engine/cuda/gpu_type.h"
 #include "core/engine/cuda/kernels.h"
+#include "core/engine/cuda/pinned_buffer.h"
 #include "core/engine/engine.h"
 #include "core/io/tensor_store.h"
 
@@ -38,6 +39,11 @@ struct LayerWeights {
   DeviceBuffer o_bias;
   GpuMatrix gate_up, down;  // [gate; up]
 };
+
+class CudaSequence;
+
+// The layout of the MLA prompt path's expanded keys and values (cuda_mla_prompt.cc).
+AttentionLayout MlaPromptLayout(const ModelConfig& config, GpuType type, float scale);
 
 class CudaEngine : public Engine {
  public:
@@ -69,6 +75,12 @@ class CudaEngine : public Engine {
   // into the residual stream.
   absl::Status GqaAttention(int64_t layer, const LayerWeights& w, int64_t rows);
   absl::Status MlaAttention(int64_t layer, const LayerWeights& w, int64_t rows);
+  // The MLA prompt path (cuda_mla_prompt.cc): whether a slice takes it (then it joins prompts_), its
+  // plan for the step, and its attention, writing the prompt rows of values_.
+  bool TakePromptPath(const AttentionSlice& slice, const CudaSequence& sequence);
+  absl::Status PlanPrompts();
+  absl::Status MlaPromptAttention(int64_t layer, const LayerWeights& w, const float* queries, int64_t queries_ld,
+                                  int64_t rows);
   absl::Status Mlp(const LayerWeights& w, int64_t rows);
   absl::Status Linear(const void* x, const GpuMatrix& w, int64_t rows, float* y, float beta = 0.0f);
   // RoPE of this step's rows: rotate-half for Llama, interleaved for DeepSeek.
@@ -79,7 +91,8 @@ class CudaEngine : public Engine {
   std::shared_ptr<cpu::KvBudget> budget_;
   cublasHandle_t blas_ = nullptr;
   int device_ = 0;
-  int64_t parameters_ = 0, weight_bytes_ = 0, slices_ = 0;
+  int64_t parameters_ = 0, weight_bytes_ = 0;
+  int64_t cached_slices_ = 0;  // this step's slices that attend through plan_
   int64_t widest_proj_ = 0;  // rows of the widest fused first projection
   float rope_scale_ = 1.0f;  // longrope's attention factor
   AttentionLayout layout_;
@@ -87,8 +100,19 @@ class CudaEngine : public Engine {
   DeviceBuffer final_norm_, inv_freq_, staging_;
   std::vector<LayerWeights> layers_;
   AttentionPlan plan_;
+  struct PromptSlice {
+    AttentionSlice slice;
+    const CudaSequence* sequence;
+    size_t offset;  // of its expanded keys in expanded_
+  };
+  AttentionLayout prompt_layout_;
+  std::vector<PromptSlice> prompts_;
+  size_t prompt_bytes_ = 0;
+  AttentionPlan prompt_plan_;
+  DeviceBuffer prompt_caches_, expanded_, prompt_query_;
   // Per-step tables and scratch, grown as needed.
   DeviceBuffer ids_, positions_, row_caches_, slice_caches_, out_rows_;
+  PinnedBuffer host_logits_;
   DeviceBuffer x_, normed_, proj_, q_, q_nope_, query_, attended_, values_, gate_up_, act_, picked_, logits_;
 };
 

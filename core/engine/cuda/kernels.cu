@@ -117,6 +117,14 @@ __global__ void CopyHeadsKernel(HeadCopies copies, int64_t rows, RopeArgs rope) 
   Store(base, copy.out_type, row_offset + copy.out_offset + h * copy.out_head_stride + e, v);
 }
 
+__global__ void BroadcastToHeadsKernel(const void* in, int64_t in_ld, int64_t rows, int64_t dims, int64_t heads,
+                                       void* out, int64_t out_ld, int64_t out_head_stride, GpuType type) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i >= rows * heads * dims) return;
+  const int64_t r = i / (heads * dims), h = i / dims % heads, c = i % dims;
+  Store(out, type, r * out_ld + h * out_head_stride + c, Load(in, type, r * in_ld + c));
+}
+
 __global__ void MlaAppendLatentKernel(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps,
                                       int64_t rank, int64_t rope_dims, void* const* caches, GpuType cache_type,
                                       int64_t token_stride, RopeArgs rope) {
@@ -165,6 +173,12 @@ void CopyHeadsWithRope(std::initializer_list<HeadCopy> copies, int64_t rows, con
   }
   const dim3 grid(static_cast<unsigned>(Blocks(rows * widest)), static_cast<unsigned>(count));
   CopyHeadsKernel<<<grid, kThreads, 0, s>>>(all, rows, rope);
+}
+
+void BroadcastToHeads(const void* in, int64_t in_ld, int64_t rows, int64_t dims, int64_t heads, void* out,
+                      int64_t out_ld, int64_t out_head_stride, GpuType type, cudaStream_t s) {
+  BroadcastToHeadsKernel<<<Blocks(rows * heads * dims), kThreads, 0, s>>>(in, in_ld, rows, dims, heads, out, out_ld,
+                                                                         out_head_stride, type);
 }
 
 void MlaAppendLatent(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps, int64_t rows,

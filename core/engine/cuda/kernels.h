@@ -52,6 +52,10 @@ struct HeadCopy {
 constexpr int kMaxHeadCopies = 3;
 void CopyHeadsWithRope(std::initializer_list<HeadCopy> copies, int64_t rows, const RopeArgs& rope, cudaStream_t s);
 
+// out[r * out_ld + h * out_head_stride + c] = in[r * in_ld + c] for every row r, head h and c < dims
+// (both of `type`): a row shared by all heads, such as MLA's k_pe, copied to each.
+void BroadcastToHeads(const void* in, int64_t in_ld, int64_t rows, int64_t dims, int64_t heads, void* out,
+                      int64_t out_ld, int64_t out_head_stride, GpuType type, cudaStream_t s);
 // The MLA latent: per row, RMSNorm of the first `rank` floats of kv_a (row stride kv_ld) into the
 // row's cache slot, then the `rope_dims` k_pe floats after it with RoPE.
 void MlaAppendLatent(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps, int64_t rows,
