@@ -42,10 +42,12 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> LoadCalibrationSequences(const
 }
 
 absl::StatusOr<std::unique_ptr<LayerwiseCalibration>> LayerwiseCalibration::Start(
-    const ModelConfig& config, const TensorStore& store, std::vector<std::vector<int32_t>> sequences) {
+    const ModelConfig& config, const TensorStore& store, std::vector<std::vector<int32_t>> sequences,
+    std::unique_ptr<BlockRunner> runner) {
   ASSIGN_OR_RETURN(cpu::Mat embed, cpu::LoadMatrix(store, "model.embed_tokens.weight", config.vocab_size,
                                                    config.hidden_size));
   std::unique_ptr<LayerwiseCalibration> c(new LayerwiseCalibration());
+  c->runner_ = std::move(runner);
   int64_t rows = 0;
   for (const auto& s : sequences) rows += static_cast<int64_t>(s.size());
   c->hidden_.resize(rows, config.hidden_size);
@@ -81,19 +83,9 @@ InputMoment LayerwiseCalibration::Moment(const VecD& input_norm_weight, double e
   return m;
 }
 
-cpu::Mat LayerwiseCalibration::Run(const cpu::DecoderLayer& layer) const {
-  // A one-layer cache per sequence, unlimited budget: Reserve cannot fail.
-  auto budget = std::make_shared<cpu::KvBudget>(0);
-  std::vector<std::unique_ptr<cpu::KvCache>> caches;
-  std::vector<cpu::SequenceSlice> slices = slices_;
-  for (cpu::SequenceSlice& s : slices) {
-    caches.push_back(std::make_unique<cpu::KvCache>(1, layer.values_per_token(), budget));
-    (void)caches.back()->Reserve(s.count);
-    s.cache = caches.back().get();
-  }
-  cpu::Mat hidden = hidden_;
-  layer.Forward(0, slices, &hidden);
-  return hidden;
+absl::StatusOr<cpu::Mat> LayerwiseCalibration::Run(const ModelConfig& config, const TensorStore& block_store,
+                                                   int64_t index) {
+  return runner_->Run(config, block_store, index, hidden_, slices_);
 }
 
 InputMoment PriorMoment(const VecD& input_norm_weight) {

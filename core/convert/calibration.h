@@ -4,12 +4,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/convert/joint_pca.h"
-#include "core/engine/cpu/decoder_layer.h"
-#include "core/engine/cpu/kv_cache.h"
+#include "core/engine/block_runner.h"
 #include "core/io/hf_config.h"
 #include "core/io/tensor_store.h"
 #include "core/tokenizer/tokenizer.h"
@@ -23,6 +23,9 @@ struct CalibrationOptions {
   int64_t samples = 128;       // documents drawn from those
   int64_t max_length = 256;    // tokens per document, BOS included
   uint64_t seed = 42;
+  // Where the blocks run: "auto" (the GPU when the program has a usable one), "cpu" or "cuda"
+  // (see calibration_device.h).
+  std::string device = "auto";
 };
 
 // Calibration documents: `text` split on blank lines, the chosen range shuffled with `seed`, the first `samples`,
@@ -33,23 +36,28 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> LoadCalibrationSequences(const
 
 // Runs calibration tokens through the model one layer at a time, the layers being the converted
 // ones as they are produced, so each layer is calibrated on the activations the converted model
-// really feeds it. Holds the hidden states of all calibration tokens ([tokens x hidden] floats).
+// really feeds it. Holds the hidden states of all calibration tokens ([tokens x hidden] floats);
+// `runner` runs the blocks.
 class LayerwiseCalibration {
  public:
   static absl::StatusOr<std::unique_ptr<LayerwiseCalibration>> Start(const ModelConfig& config,
                                                                      const TensorStore& store,
-                                                                     std::vector<std::vector<int32_t>> sequences);
+                                                                     std::vector<std::vector<int32_t>> sequences,
+                                                                     std::unique_ptr<BlockRunner> runner);
 
   // The augmented second moment of the next layer's attention input: RMSNorm(hidden) * weight.
   InputMoment Moment(const VecD& input_norm_weight, double eps) const;
 
-  // The hidden states after `layer`, without moving the stream.
-  cpu::Mat Run(const cpu::DecoderLayer& layer) const;
+  // The hidden states after block `index` of `block_store` (shaped by `config`), without moving
+  // the stream. Errors as BlockRunner::Run.
+  absl::StatusOr<cpu::Mat> Run(const ModelConfig& config, const TensorStore& block_store, int64_t index);
 
-  // Moves the hidden states through `layer`.
-  void Advance(const cpu::DecoderLayer& layer) { hidden_ = Run(layer); }
+  // Moves the stream on to `hidden`, the output of Run for the block kept.
+  void Advance(cpu::Mat hidden) { hidden_ = std::move(hidden); }
 
   int64_t tokens() const { return hidden_.rows(); }
+  // Where the blocks run ("cpu", "cuda:0 <device name>").
+  std::string device() const { return runner_->device(); }
 
   // The next layer's attention input, RMSNorm(hidden) * weight ([tokens x hidden]), and where each
   // calibration sequence's rows are in it.
@@ -61,6 +69,7 @@ class LayerwiseCalibration {
 
   std::vector<cpu::SequenceSlice> slices_;  // caches are made per run
   cpu::Mat hidden_;
+  std::unique_ptr<BlockRunner> runner_;
 };
 
 // The weights-only prior for data-free conversion: E[x x^T] = diag(gamma^2) for the attention input

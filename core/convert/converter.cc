@@ -4,8 +4,10 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include "core/convert/calibration.h"
+#include "core/convert/calibration_device.h"
 #include "core/convert/deepseek_config.h"
 #include "core/convert/deepseek_mode.h"
 #include "core/convert/exact.h"
@@ -16,7 +18,7 @@
 #include "core/convert/source_model.h"
 #include "core/convert/stock_norms.h"
 #include "core/convert/value_refit.h"
-#include "core/engine/cpu/decoder_layer.h"
+#include "core/engine/gpu_backend.h"
 #include "core/io/safetensors.h"
 #include "core/io/tensor_store.h"
 #include "core/util/mapped_file.h"
@@ -178,16 +180,16 @@ class Conversion {
     if (calibration == nullptr) candidates.resize(1);
 
     // With calibration, the candidate whose block output is closest to the original block's wins.
-    std::unique_ptr<cpu::Mat> reference;
+    std::optional<cpu::Mat> reference;
     if (candidates.size() > 1) {
-      ASSIGN_OR_RETURN(std::unique_ptr<cpu::DecoderLayer> original, cpu::DecoderLayer::Load(config_, store_, i, true));
-      reference = std::make_unique<cpu::Mat>(calibration->Run(*original));
+      ASSIGN_OR_RETURN(reference, calibration->Run(config_, store_, i));
     }
     const bool refit = calibration != nullptr && options_.mode == Mode::kDeepseek && options_.deepseek.refit_values;
     const cpu::Mat normed = refit ? calibration->NormedInput(input_norm, config_.rms_norm_eps) : cpu::Mat();
     nlohmann::json report, errors = nlohmann::json::object();
     MlaLayer best;
-    std::unique_ptr<cpu::DecoderLayer> best_layer;
+    cpu::Mat best_output;  // the kept candidate's block output: where the calibration stream goes next
+    bool chosen = false;
     double best_error = INFINITY;
     for (double balance : candidates) {
       RETURN_IF_ERROR(check());
@@ -203,20 +205,22 @@ class Conversion {
         candidate_report["query_energy_kept"] = CompressQueries(moment, options_.deepseek.q_lora_rank, &mla);
       }
       FoldNorms(input_norm, &mla, &candidate_report);
-      std::unique_ptr<cpu::DecoderLayer> layer;
+      cpu::Mat output;
       double error = 0;
       if (calibration != nullptr) {
         RETURN_IF_ERROR(check());
-        ASSIGN_OR_RETURN(layer, BuildCalibrationLayer(i, mla));
+        const CalibrationBlock block = BuildCalibrationBlock(i, mla);
+        ASSIGN_OR_RETURN(output, calibration->Run(block.config, block.store, i));
         if (reference) {
-          error = (calibration->Run(*layer) - *reference).squaredNorm() / reference->squaredNorm();
+          error = (output - *reference).squaredNorm() / reference->squaredNorm();
           errors[fmt::format("{}", balance)] = error;
         }
       }
-      if (error < best_error || best_layer == nullptr) {
+      if (error < best_error || !chosen) {
+        chosen = true;
         best_error = error;
         best = std::move(mla);
-        best_layer = std::move(layer);
+        best_output = std::move(output);
         report = std::move(candidate_report);
       }
     }
@@ -234,7 +238,7 @@ class Conversion {
     RETURN_IF_ERROR(Copy(p + "mlp.down_proj.weight", p + "mlp.down_proj.weight", residual_scale_));
     for (const NamedTensor& t : AttentionTensors(best, i, layout_, residual_scale_)) RETURN_IF_ERROR(Write(t.name, t.values));
     RETURN_IF_ERROR(check());
-    if (calibration != nullptr) calibration->Advance(*best_layer);
+    if (calibration != nullptr) calibration->Advance(std::move(best_output));
     DropSourcePages(p);
     return report;
   }
@@ -271,21 +275,26 @@ class Conversion {
     }
   }
 
-  // The converted block as our engine runs it, in the source's residual scale (calibration).
-  absl::StatusOr<std::unique_ptr<cpu::DecoderLayer>> BuildCalibrationLayer(int64_t i, const MlaLayer& mla) const {
-    TensorStore block;
+  // The converted block as our engines run it, in the source's residual scale (calibration): the
+  // new attention tensors in float32 beside views of the source's norms and MLP.
+  struct CalibrationBlock {
+    ModelConfig config;
+    TensorStore store;
+  };
+  CalibrationBlock BuildCalibrationBlock(int64_t i, const MlaLayer& mla) const {
+    CalibrationBlock block;
     const std::string prefix = fmt::format("model.layers.{}.", i);
     for (const std::string& name : store_.Names()) {
-      if (name.rfind(prefix, 0) == 0) block.AddView(*store_.Find(name));
+      if (name.rfind(prefix, 0) == 0) block.store.AddView(*store_.Find(name));
     }
     for (NamedTensor& t : AttentionTensors(mla, i, layout_, 1.0)) {
       std::vector<uint8_t> bytes(t.values.size() * sizeof(float));
       std::memcpy(bytes.data(), t.values.data(), bytes.size());
-      block.AddOwned(t.name, DType::kF32, t.shape, std::move(bytes));
+      block.store.AddOwned(t.name, DType::kF32, t.shape, std::move(bytes));
     }
     const RopeEncoding rope = EncodeRopeFrequencies(converter_->rope_frequencies(), config_.rope_theta);
-    const ModelConfig mla_config = MlaModelConfig(config_, layout_, rope.theta, rope.factors, config_.rms_norm_eps);
-    return cpu::DecoderLayer::Load(mla_config, block, i, /*absorbed_mla=*/true);
+    block.config = MlaModelConfig(config_, layout_, rope.theta, rope.factors, config_.rms_norm_eps);
+    return block;
   }
 
   const ModelConfig& config_;
@@ -305,7 +314,9 @@ absl::StatusOr<std::unique_ptr<LayerwiseCalibration>> StartCalibration(const std
   if (options.mode == Mode::kExact || options.calibration.text.empty()) return nullptr;
   ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadTokenizer(source));
   ASSIGN_OR_RETURN(auto sequences, LoadCalibrationSequences(*tokenizer, options.calibration));
-  return LayerwiseCalibration::Start(config, store, std::move(sequences));
+  ASSIGN_OR_RETURN(std::unique_ptr<BlockRunner> runner,
+                   MakeBlockRunner(options.calibration.device, config, RegisteredGpuBackend()));
+  return LayerwiseCalibration::Start(config, store, std::move(sequences), std::move(runner));
 }
 
 }  // namespace
@@ -317,6 +328,7 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
   const auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(ModelConfig config, ReadModelConfig(source / "config.json"));
   RETURN_IF_ERROR(CheckSource(config));
+  RETURN_IF_ERROR(CheckCalibrationDevice(options.calibration.device, config, RegisteredGpuBackend()));
   ASSIGN_OR_RETURN(std::unique_ptr<LayerConverter> converter, MakeLayerConverter(config, options));
   ASSIGN_OR_RETURN(TensorStore store, TensorStore::OpenSafetensors(source));
   ASSIGN_OR_RETURN(StagedDirectory staged, StagedDirectory::Create(destination, options.force));
@@ -378,6 +390,7 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
   if (calibration) {
     calibration_report["text"] = std::filesystem::absolute(options.calibration.text).string();
     calibration_report["tokens"] = calibration->tokens();
+    calibration_report["device"] = calibration->device();
     calibration_report["samples"] = options.calibration.samples;
     calibration_report["max_length"] = options.calibration.max_length;
   }

@@ -1,0 +1,18 @@
+#ifndef TRANSMLA_CORE_ENGINE_CPU_CPU_BLOCK_RUNNER_H_
+#define TRANSMLA_CORE_ENGINE_CPU_CPU_BLOCK_RUNNER_H_
+
+#include "core/engine/block_runner.h"
+
+namespace transmla::cpu {
+
+// Blocks through DecoderLayer in float32 on all cores.
+class CpuBlockRunner : public BlockRunner {
+ public:
+  absl::StatusOr<Mat> Run(const ModelConfig& config, const TensorStore& block_store, int64_t index, const Mat& hidden,
+                          absl::Span<const SequenceSlice> slices) override;
+  std::string device() const override { return "cpu"; }
+};
+
+}  // namespace transmla::cpu
+
+#endif  // TRANSMLA_CORE_ENGINE_CPU_CPU_BLOCK_RUNNER_H_
