@@ -13,8 +13,12 @@
 #include <vector>
 
 #include "core/convert/converter.h"
+#include "core/engine/cpu/cpu_block_runner.h"
+#include "core/engine/cpu/weight_loader.h"
 #include "core/engine/generate.h"
+#include "core/engine/gpu_backend.h"
 #include "core/engine/model_loader.h"
+#include "core/io/tensor_store.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/test_paths.h"
@@ -298,6 +302,93 @@ TEST_P(CudaBf16Test, BatchedStepsMatchOneAtATime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, CudaBf16Test, ::testing::Values("gqa", "mla"));
+
+// Calibration's blocks on the GPU against the CPU runner. Both are float32 throughout and differ
+// only in summation order (cuBLAS vs Eigen GEMMs, the attention's), a few float32 roundings
+// (~1e-7 relative) per output, so a block's change to the residual stream must agree to 1e-4
+// relative with a wide margin; a wrong position, cache slot or norm would be off by O(1).
+class CudaBlockRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const std::string why = CudaUnavailable(); !why.empty()) GTEST_SKIP() << why;
+    absl::StatusOr<std::unique_ptr<BlockRunner>> gpu = RegisteredGpuBackend()->create_block_runner();
+    ASSERT_TRUE(gpu.ok()) << gpu.status();
+    gpu_ = *std::move(gpu);
+    EXPECT_EQ(gpu_->device().rfind("cuda:", 0), 0u) << gpu_->device();
+  }
+
+  // Every block of the model in `dir`, each on the CPU output of the block before. 36 sequences of
+  // 256 tokens (calibration's shape, scaled down) are more rows than the GPU runner takes in one
+  // step, so its batching is part of the comparison.
+  void CompareEveryBlock(const std::filesystem::path& dir) {
+    absl::StatusOr<ModelConfig> config = ReadModelConfig(dir / "config.json");
+    absl::StatusOr<TensorStore> store = TensorStore::OpenSafetensors(dir);
+    ASSERT_TRUE(config.ok() && store.ok());
+    absl::StatusOr<cpu::Mat> embed =
+        cpu::LoadMatrix(*store, "model.embed_tokens.weight", config->vocab_size, config->hidden_size);
+    ASSERT_TRUE(embed.ok()) << embed.status();
+    constexpr int64_t kSequences = 36, kLength = 256;
+    const std::vector<int32_t> tokens = RandomTokens(kSequences * kLength, config->vocab_size);
+    cpu::Mat hidden(kSequences * kLength, config->hidden_size);
+    for (size_t r = 0; r < tokens.size(); ++r) hidden.row(static_cast<int64_t>(r)) = embed->row(tokens[r]);
+    std::vector<cpu::SequenceSlice> slices;
+    for (int64_t i = 0; i < kSequences; ++i) slices.push_back({nullptr, i * kLength, kLength, 0});
+    cpu::CpuBlockRunner cpu;
+    for (int64_t block = 0; block < config->num_hidden_layers; ++block) {
+      absl::StatusOr<cpu::Mat> c = cpu.Run(*config, *store, block, hidden, slices);
+      absl::StatusOr<cpu::Mat> g = gpu_->Run(*config, *store, block, hidden, slices);
+      ASSERT_TRUE(c.ok()) << c.status();
+      ASSERT_TRUE(g.ok()) << g.status();
+      const double change = (*c - hidden).cast<double>().norm(), diff = (*g - *c).cast<double>().norm();
+      std::cout << dir.filename() << " block " << block << ": |gpu - cpu| / |block change| = " << diff / change << "\n";
+      EXPECT_LE(diff / change, 1e-4) << dir << " block " << block;
+      hidden = *std::move(c);
+    }
+  }
+
+  std::unique_ptr<BlockRunner> gpu_;
+};
+
+TEST_F(CudaBlockRunnerTest, GqaBlocksMatchTheCpuRunnerInF32) { CompareEveryBlock(BundledModelDir()); }
+
+// A stories260K conversion calibrated on `device` (16 samples of the bundled text).
+absl::StatusOr<nlohmann::json> CalibratedConversion(convert::Mode mode, const std::string& device,
+                                                    const std::filesystem::path& out) {
+  convert::ConversionOptions options;
+  options.mode = mode;
+  options.calibration.text = ::transmla::testing::BundledTextFile();
+  options.calibration.samples = 16;
+  options.calibration.device = device;
+  return convert::ConvertModel(BundledModelDir(), out, options);
+}
+
+TEST_F(CudaBlockRunnerTest, MlaBlocksMatchTheCpuRunnerInF32) {
+  // deepseek (latent + partial RoPE) and exact (qk_nope_head_dim 0, longrope factors).
+  for (const convert::Mode mode : {convert::Mode::kDeepseek, convert::Mode::kExact}) {
+    const std::filesystem::path out = ::transmla::testing::MakeTempDir("cuda_blocks") / convert::ModeName(mode);
+    absl::StatusOr<nlohmann::json> report = CalibratedConversion(mode, "cuda", out);
+    ASSERT_TRUE(report.ok()) << report.status();
+    CompareEveryBlock(out);
+  }
+}
+
+TEST_F(CudaBlockRunnerTest, CalibrationOnTheGpuConvertsAsOnTheCpu) {
+  const std::filesystem::path dir = ::transmla::testing::MakeTempDir("cuda_calibration");
+  absl::StatusOr<nlohmann::json> gpu = CalibratedConversion(convert::Mode::kDeepseek, "cuda", dir / "gpu");
+  absl::StatusOr<nlohmann::json> cpu = CalibratedConversion(convert::Mode::kDeepseek, "cpu", dir / "cpu");
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  const std::string device = (*gpu)["calibration"]["device"];
+  EXPECT_EQ(device.rfind("cuda:", 0), 0u) << device;
+  EXPECT_EQ((*cpu)["calibration"]["device"], "cpu");
+  // The balance search's errors are ~0.04 and candidates differ by ~1e-3 of that; float32
+  // rounding moves them by ~1e-6.
+  for (size_t i = 0; i < (*cpu)["layers"].size(); ++i) {
+    const double g = (*gpu)["layers"][i]["block_output_relative_error"];
+    const double c = (*cpu)["layers"][i]["block_output_relative_error"];
+    EXPECT_NEAR(g, c, 1e-3 * c) << "layer " << i;
+  }
+}
 
 }  // namespace
 }  // namespace transmla

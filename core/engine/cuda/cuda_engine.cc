@@ -1,5 +1,6 @@
 #include "core/engine/cuda/cuda_engine.h"
 
+#include "core/engine/cuda/cuda_block_runner.h"
 #include "core/engine/cuda/cuda_model.h"
 #include "core/engine/cuda/cuda_sequence.h"
 #include "core/engine/cuda/cuda_status.h"
@@ -107,35 +108,23 @@ absl::Status CudaEngine::Mlp(const LayerWeights& w, int64_t rows) {
   return Linear(act_.get(), w.down, rows, x_.f(), 1.0f);
 }
 
-absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) {
-  RETURN_IF_ERROR(ValidateForwardSteps(
-      steps, config_, [](const Sequence* s) { return dynamic_cast<const CudaSequence*>(s) != nullptr; }));
-  const int64_t d = config_.hidden_size, layers = config_.num_hidden_layers, vocab = config_.vocab_size;
-  std::vector<int32_t> ids, positions, out_rows;
-  std::vector<AttentionSlice> slices, cached;
-  std::vector<CudaSequence*> owners;
-  std::vector<bool> via_prompt_path;
+absl::Status CudaEngine::PlanStep(const std::vector<AttentionSlice>& slices, const std::vector<CudaSequence*>& owners,
+                                  int64_t layers) {
   prompts_.clear();
   prompt_bytes_ = 0;
-  for (const ForwardStep& step : steps) {
-    auto* seq = static_cast<CudaSequence*>(step.sequence);
-    const int64_t count = static_cast<int64_t>(step.tokens.size());
-    if (absl::Status reserved = seq->Reserve(count); !reserved.ok()) {
-      for (CudaSequence* s : owners) s->Truncate(s->length());
-      return reserved;
-    }
-    owners.push_back(seq);
-    slices.push_back({static_cast<int32_t>(ids.size()), static_cast<int32_t>(count), static_cast<int32_t>(seq->length())});
-    via_prompt_path.push_back(TakePromptPath(slices.back(), *seq));
-    if (!via_prompt_path.back()) cached.push_back(slices.back());
-    for (int64_t t = 0; t < count; ++t) {
-      if (step.all_logits || t == count - 1) out_rows.push_back(static_cast<int32_t>(ids.size()));
-      ids.push_back(step.tokens[static_cast<size_t>(t)]);
-      positions.push_back(static_cast<int32_t>(seq->length() + t));
-    }
+  int64_t rows = 0;
+  std::vector<AttentionSlice> cached;
+  std::vector<bool> via_prompt_path;
+  for (size_t i = 0; i < slices.size(); ++i) {
+    rows = std::max<int64_t>(rows, slices[i].row_begin + slices[i].count);
+    via_prompt_path.push_back(TakePromptPath(slices[i], *owners[i]));
+    if (!via_prompt_path.back()) cached.push_back(slices[i]);
   }
-  const int64_t rows = static_cast<int64_t>(ids.size());
   cached_slices_ = static_cast<int64_t>(cached.size());
+  std::vector<int32_t> positions(static_cast<size_t>(rows));
+  for (const AttentionSlice& s : slices) {
+    for (int32_t t = 0; t < s.count; ++t) positions[static_cast<size_t>(s.row_begin + t)] = s.start_position + t;
+  }
   // Per layer, each row's cache and each cached slice's (layer-major so a layer's table is contiguous).
   std::vector<void*> row_caches(static_cast<size_t>(layers * rows)), slice_caches;
   for (int64_t l = 0; l < layers; ++l) {
@@ -146,15 +135,15 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
       }
     }
   }
-  RETURN_IF_ERROR(ids_.Upload(ids.data(), ids.size() * sizeof(int32_t)));
   RETURN_IF_ERROR(positions_.Upload(positions.data(), positions.size() * sizeof(int32_t)));
   RETURN_IF_ERROR(row_caches_.Upload(row_caches.data(), row_caches.size() * sizeof(void*)));
   RETURN_IF_ERROR(slice_caches_.Upload(slice_caches.data(), slice_caches.size() * sizeof(void*)));
-  RETURN_IF_ERROR(out_rows_.Upload(out_rows.data(), out_rows.size() * sizeof(int32_t)));
   if (!cached.empty()) RETURN_IF_ERROR(plan_.Build(cached, layout_, type_, kStream));
-  RETURN_IF_ERROR(PlanPrompts());
+  return PlanPrompts();
+}
 
-  const int64_t h = config_.num_attention_heads, n_out = static_cast<int64_t>(out_rows.size());
+absl::Status CudaEngine::ReserveActivations(int64_t rows) {
+  const int64_t d = config_.hidden_size, h = config_.num_attention_heads;
   const int64_t widest_in = mla() ? std::max(d, config_.q_lora_rank) : d;
   const int64_t q_cols = mla() ? h * (config_.qk_nope_head_dim + config_.qk_rope_head_dim) : 0;
   const int64_t value_cols = mla() ? h * config_.v_head_dim : 0;
@@ -168,22 +157,53 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
   RETURN_IF_ERROR(attended_.Reserve(MatrixBytes(rows, h * layout_.value_dim, type_)));
   RETURN_IF_ERROR(values_.Reserve(MatrixBytes(rows, value_cols, type_)));
   RETURN_IF_ERROR(gate_up_.Reserve(MatrixBytes(rows, 2 * config_.intermediate_size, GpuType::kF32)));
-  RETURN_IF_ERROR(act_.Reserve(MatrixBytes(rows, config_.intermediate_size, type_)));
+  return act_.Reserve(MatrixBytes(rows, config_.intermediate_size, type_));
+}
+
+absl::Status CudaEngine::RunLayer(int64_t layer, const LayerWeights& w, int64_t rows) {
+  const int64_t d = config_.hidden_size;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  RmsNorm(x_.f(), d, w.input_norm.f(), rows, d, eps, normed_.get(), type_, d, kStream);
+  RETURN_IF_ERROR(mla() ? MlaAttention(layer, w, rows) : GqaAttention(layer, w, rows));
+  RmsNorm(x_.f(), d, w.post_norm.f(), rows, d, eps, normed_.get(), type_, d, kStream);
+  return Mlp(w, rows);
+}
+
+absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) {
+  RETURN_IF_ERROR(ValidateForwardSteps(
+      steps, config_, [](const Sequence* s) { return dynamic_cast<const CudaSequence*>(s) != nullptr; }));
+  const int64_t d = config_.hidden_size, layers = config_.num_hidden_layers, vocab = config_.vocab_size;
+  std::vector<int32_t> ids, out_rows;
+  std::vector<AttentionSlice> slices;
+  std::vector<CudaSequence*> owners;
+  for (const ForwardStep& step : steps) {
+    auto* seq = static_cast<CudaSequence*>(step.sequence);
+    const int64_t count = static_cast<int64_t>(step.tokens.size());
+    if (absl::Status reserved = seq->Reserve(count); !reserved.ok()) {
+      for (CudaSequence* s : owners) s->Truncate(s->length());
+      return reserved;
+    }
+    owners.push_back(seq);
+    slices.push_back({static_cast<int32_t>(ids.size()), static_cast<int32_t>(count), static_cast<int32_t>(seq->length())});
+    for (int64_t t = 0; t < count; ++t) {
+      if (step.all_logits || t == count - 1) out_rows.push_back(static_cast<int32_t>(ids.size()));
+      ids.push_back(step.tokens[static_cast<size_t>(t)]);
+    }
+  }
+  const int64_t rows = static_cast<int64_t>(ids.size()), n_out = static_cast<int64_t>(out_rows.size());
+  RETURN_IF_ERROR(ids_.Upload(ids.data(), ids.size() * sizeof(int32_t)));
+  RETURN_IF_ERROR(out_rows_.Upload(out_rows.data(), out_rows.size() * sizeof(int32_t)));
+  RETURN_IF_ERROR(PlanStep(slices, owners, layers));
+  RETURN_IF_ERROR(ReserveActivations(rows));
   RETURN_IF_ERROR(picked_.Reserve(MatrixBytes(n_out, d, GpuType::kF32)));
   RETURN_IF_ERROR(logits_.Reserve(MatrixBytes(n_out, vocab, GpuType::kF32)));
 
-  const float eps = static_cast<float>(config_.rms_norm_eps);
   EmbeddingGather(embed_.data.get(), embed_.type, ids_.as<int32_t>(), rows, d, x_.f(), kStream);
-  for (int64_t l = 0; l < layers; ++l) {
-    const LayerWeights& w = layers_[static_cast<size_t>(l)];
-    RmsNorm(x_.f(), d, w.input_norm.f(), rows, d, eps, normed_.get(), type_, d, kStream);
-    RETURN_IF_ERROR(mla() ? MlaAttention(l, w, rows) : GqaAttention(l, w, rows));
-    RmsNorm(x_.f(), d, w.post_norm.f(), rows, d, eps, normed_.get(), type_, d, kStream);
-    RETURN_IF_ERROR(Mlp(w, rows));
-  }
+  for (int64_t l = 0; l < layers; ++l) RETURN_IF_ERROR(RunLayer(l, layers_[static_cast<size_t>(l)], rows));
   // Only the rows whose logits are wanted go through the final norm and the LM head.
   EmbeddingGather(x_.get(), GpuType::kF32, out_rows_.as<int32_t>(), n_out, d, picked_.f(), kStream);
-  RmsNorm(picked_.f(), d, final_norm_.f(), n_out, d, eps, normed_.get(), type_, d, kStream);
+  RmsNorm(picked_.f(), d, final_norm_.f(), n_out, d, static_cast<float>(config_.rms_norm_eps), normed_.get(), type_, d,
+          kStream);
   RETURN_IF_ERROR(Linear(normed_.get(), lm_head_, n_out, logits_.f()));
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   const size_t values = static_cast<size_t>(n_out * vocab);
@@ -199,6 +219,29 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
     row += n;
     owners[i]->Commit(static_cast<int64_t>(steps[i].tokens.size()));
   }
+  return absl::OkStatus();
+}
+
+absl::Status CudaEngine::RunBlock(const float* hidden, absl::Span<const int64_t> counts, float* out) {
+  if (layers_.size() != 1) return absl::FailedPreconditionError("RunBlock needs an engine made by LoadBlock");
+  std::vector<std::unique_ptr<CudaSequence>> sequences;
+  std::vector<CudaSequence*> owners;
+  std::vector<AttentionSlice> slices;
+  int64_t rows = 0;
+  for (const int64_t count : counts) {
+    sequences.push_back(std::make_unique<CudaSequence>(1, layout_.token_stride, static_cast<int64_t>(Bytes(type_)), budget_));
+    RETURN_IF_ERROR(sequences.back()->Reserve(count));
+    owners.push_back(sequences.back().get());
+    slices.push_back({static_cast<int32_t>(rows), static_cast<int32_t>(count), 0});
+    rows += count;
+  }
+  const size_t bytes = MatrixBytes(rows, config_.hidden_size, GpuType::kF32);
+  RETURN_IF_ERROR(PlanStep(slices, owners, 1));
+  RETURN_IF_ERROR(ReserveActivations(rows));
+  RETURN_IF_ERROR(x_.Upload(hidden, bytes));
+  RETURN_IF_ERROR(RunLayer(0, layers_[0], rows));
+  CUDA_RETURN_IF_ERROR(cudaGetLastError());
+  CUDA_RETURN_IF_ERROR(cudaMemcpy(out, x_.f(), bytes, cudaMemcpyDeviceToHost));
   return absl::OkStatus();
 }
 
@@ -229,9 +272,7 @@ absl::StatusOr<GpuType> ChooseType(const std::string& requested, const TensorSto
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Engine>> CreateCudaEngine(const ModelConfig& config, const TensorStore& store,
-                                                         const EngineOptions& options) {
-  ASSIGN_OR_RETURN(const GpuType type, ChooseType(options.gpu_dtype, store));
+absl::Status CheckCudaShape(const ModelConfig& config, GpuType type) {
   const bool mla = config.architecture == Architecture::kDeepseekV3;
   if (!mla && (config.head_dim % 2 != 0 || (type != GpuType::kF32 && config.head_dim % 16 != 0))) {
     return absl::InvalidArgumentError(fmt::format(
@@ -241,6 +282,13 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateCudaEngine(const ModelConfig& conf
   if (mla && config.qk_rope_head_dim % 2 != 0) {
     return absl::InvalidArgumentError(fmt::format("qk_rope_head_dim {} is odd", config.qk_rope_head_dim));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> CreateCudaEngine(const ModelConfig& config, const TensorStore& store,
+                                                         const EngineOptions& options) {
+  ASSIGN_OR_RETURN(const GpuType type, ChooseType(options.gpu_dtype, store));
+  RETURN_IF_ERROR(CheckCudaShape(config, type));
   std::string why;
   if (!CudaDeviceAvailable(&why)) return absl::FailedPreconditionError(fmt::format("no CUDA device: {}", why));
   auto engine = std::make_unique<CudaEngine>(config, type, options.max_kv_bytes);
@@ -263,7 +311,7 @@ void RegisterCudaBackend() {
                       [](const ModelConfig& c) {
                         return c.architecture == Architecture::kLlama || c.architecture == Architecture::kDeepseekV3;
                       },
-                      CreateCudaEngine});
+                      CreateCudaEngine, CreateCudaBlockRunner});
 }
 
 }  // namespace transmla::cuda

@@ -42,6 +42,9 @@ struct LayerWeights {
 
 class CudaSequence;
 
+// InvalidArgument when the CUDA kernels cannot run `config`'s shape in `type`.
+absl::Status CheckCudaShape(const ModelConfig& config, GpuType type);
+
 // The layout of the MLA prompt path's expanded keys and values (cuda_mla_prompt.cc).
 AttentionLayout MlaPromptLayout(const ModelConfig& config, GpuType type, float scale);
 
@@ -51,6 +54,14 @@ class CudaEngine : public Engine {
   ~CudaEngine() override;
 
   absl::Status Load(const TensorStore& store);
+
+  // Calibration: loads block `index` (model.layers.<index>.*) alone, without embedding, final norm
+  // or LM head; the engine can then only RunBlock.
+  absl::Status LoadBlock(const TensorStore& store, int64_t index);
+  // Runs the loaded block on host hidden states: `hidden` holds the rows of the sequences end to
+  // end (counts[i] rows of sequence i, hidden_size floats each), each run as a fresh prefill from
+  // position 0; `out` (the same size) receives the block's output.
+  absl::Status RunBlock(const float* hidden, absl::Span<const int64_t> counts, float* out);
 
   const ModelConfig& config() const override { return config_; }
   std::string device() const override;
@@ -65,6 +76,9 @@ class CudaEngine : public Engine {
 
  private:
   bool mla() const { return config_.architecture == Architecture::kDeepseekV3; }
+  // The cuBLAS handle and the RoPE frequencies.
+  absl::Status InitDevice();
+  absl::Status LoadLayer(const TensorStore& store, int64_t index, LayerWeights* w);
   absl::Status UploadMatrix(const TensorStore& store, const std::vector<std::string>& names, int64_t rows_each_sum,
                             int64_t cols, GpuMatrix* out);
   // The named vectors end to end (`size` values), after `leading_zeros` zeros.
@@ -82,6 +96,14 @@ class CudaEngine : public Engine {
   absl::Status MlaPromptAttention(int64_t layer, const LayerWeights& w, const float* queries, int64_t queries_ld,
                                   int64_t rows);
   absl::Status Mlp(const LayerWeights& w, int64_t rows);
+  // Uploads a step's positions and cache tables (sequence i's new rows are slices[i], its cache
+  // owners[i] with `layers` layers), picks the MLA prompt path's slices and plans the attention.
+  absl::Status PlanStep(const std::vector<AttentionSlice>& slices, const std::vector<CudaSequence*>& owners,
+                        int64_t layers);
+  // Grows the per-layer scratch to `rows` rows (after PlanStep, which says whether prompts need theirs).
+  absl::Status ReserveActivations(int64_t rows);
+  // One decoder block on the residual stream x_, with the caches of table layer `layer`.
+  absl::Status RunLayer(int64_t layer, const LayerWeights& w, int64_t rows);
   absl::Status Linear(const void* x, const GpuMatrix& w, int64_t rows, float* y, float beta = 0.0f);
   // RoPE of this step's rows: rotate-half for Llama, interleaved for DeepSeek.
   RopeArgs Rope() const;

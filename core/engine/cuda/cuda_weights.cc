@@ -119,11 +119,29 @@ absl::Status CudaEngine::LoadAttention(const TensorStore& store, const std::stri
   return UploadMatrix(store, {p + "o_proj.weight"}, d, h * v, &w->o_proj);
 }
 
-absl::Status CudaEngine::Load(const TensorStore& store) {
+absl::Status CudaEngine::InitDevice() {
   CUDA_RETURN_IF_ERROR(cudaGetDevice(&device_));
   CUBLAS_RETURN_IF_ERROR(cublasCreate(&blas_));
   CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));  // no TF32 for float32
-  const int64_t d = config_.hidden_size, f = config_.intermediate_size, vocab = config_.vocab_size;
+  const int64_t rope_dims = mla() ? config_.qk_rope_head_dim : config_.head_dim;
+  const std::vector<float> inv_freq = RopeInverseFrequencies(config_, rope_dims);
+  return inv_freq_.Upload(inv_freq.data(), inv_freq.size() * sizeof(float));
+}
+
+absl::Status CudaEngine::LoadLayer(const TensorStore& store, int64_t index, LayerWeights* w) {
+  const int64_t d = config_.hidden_size, f = config_.intermediate_size;
+  const std::string p = fmt::format("model.layers.{}.", index);
+  RETURN_IF_ERROR(UploadVector(store, {p + "input_layernorm.weight"}, d, &w->input_norm));
+  RETURN_IF_ERROR(UploadVector(store, {p + "post_attention_layernorm.weight"}, d, &w->post_norm));
+  RETURN_IF_ERROR(LoadAttention(store, p + "self_attn.", w));
+  widest_proj_ = std::max(widest_proj_, w->in_proj.rows);
+  RETURN_IF_ERROR(UploadMatrix(store, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"}, 2 * f, d, &w->gate_up));
+  return UploadMatrix(store, {p + "mlp.down_proj.weight"}, d, f, &w->down);
+}
+
+absl::Status CudaEngine::Load(const TensorStore& store) {
+  RETURN_IF_ERROR(InitDevice());
+  const int64_t d = config_.hidden_size, vocab = config_.vocab_size;
   RETURN_IF_ERROR(UploadMatrix(store, {"model.embed_tokens.weight"}, vocab, d, &embed_));
   if (config_.tie_word_embeddings) {
     RETURN_IF_ERROR(UploadMatrix(store, {"model.embed_tokens.weight"}, vocab, d, &lm_head_));
@@ -132,22 +150,21 @@ absl::Status CudaEngine::Load(const TensorStore& store) {
     RETURN_IF_ERROR(UploadMatrix(store, {"lm_head.weight"}, vocab, d, &lm_head_));
   }
   RETURN_IF_ERROR(UploadVector(store, {"model.norm.weight"}, d, &final_norm_));
-  const int64_t rope_dims = mla() ? config_.qk_rope_head_dim : config_.head_dim;
-  const std::vector<float> inv_freq = RopeInverseFrequencies(config_, rope_dims);
-  RETURN_IF_ERROR(inv_freq_.Upload(inv_freq.data(), inv_freq.size() * sizeof(float)));
   layers_.resize(static_cast<size_t>(config_.num_hidden_layers));
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
-    const std::string p = fmt::format("model.layers.{}.", i);
-    LayerWeights& w = layers_[static_cast<size_t>(i)];
-    RETURN_IF_ERROR(UploadVector(store, {p + "input_layernorm.weight"}, d, &w.input_norm));
-    RETURN_IF_ERROR(UploadVector(store, {p + "post_attention_layernorm.weight"}, d, &w.post_norm));
-    RETURN_IF_ERROR(LoadAttention(store, p + "self_attn.", &w));
-    widest_proj_ = std::max(widest_proj_, w.in_proj.rows);
-    RETURN_IF_ERROR(UploadMatrix(store, {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"}, 2 * f, d, &w.gate_up));
-    RETURN_IF_ERROR(UploadMatrix(store, {p + "mlp.down_proj.weight"}, d, f, &w.down));
+    RETURN_IF_ERROR(LoadLayer(store, i, &layers_[static_cast<size_t>(i)]));
   }
   CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
   staging_.Free();  // loading's float32 staging is not needed again
+  return absl::OkStatus();
+}
+
+absl::Status CudaEngine::LoadBlock(const TensorStore& store, int64_t index) {
+  RETURN_IF_ERROR(InitDevice());
+  layers_.resize(1);
+  RETURN_IF_ERROR(LoadLayer(store, index, &layers_[0]));
+  CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
+  staging_.Free();
   return absl::OkStatus();
 }
 
