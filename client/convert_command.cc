@@ -45,6 +45,7 @@ absl::Status ReadDeepseekFlags(const Flags& flags, ConversionOptions* o) {
   ASSIGN_OR_RETURN(o->calibration.samples, flags.Int("calibration-samples", o->calibration.samples));
   ASSIGN_OR_RETURN(o->calibration.max_length, flags.Int("calibration-length", o->calibration.max_length));
   ASSIGN_OR_RETURN(o->calibration.documents, flags.Int("calibration-documents", -1));
+  o->calibration.device = flags.Get("calibration-device").value_or("auto");
   return absl::OkStatus();
 }
 
@@ -117,7 +118,8 @@ absl::Status RunConvert(const Flags& flags) {
 Command ConvertCommand() {
   std::set<std::string> value_flags = {"model", "out", "mode", "kv-lora-rank", "qk-rope-head-dim", "q-lora-rank",
                                        "rope-pairs", "collapse", "freqfold", "rotation", "balance", "alpha", "calibration",
-                                       "calibration-samples", "calibration-length", "calibration-documents", "dtype",
+                                       "calibration-samples", "calibration-length", "calibration-documents",
+                                       "calibration-device", "dtype",
                                        "eval-text", "eval-skip", "eval-limit", "eval-max-len"};
   std::set<std::string> bool_flags = {"force", "json", "no-value-refit"};
   std::string remote_usage;
@@ -135,8 +137,9 @@ Command ConvertCommand() {
           "[--q-lora-rank N] "
           "[--rope-pairs M] [--collapse C] [--freqfold F] [--rotation hermitian|real|query-weighted] [--balance "
           "query-whitened|transmla] [--alpha A] [--no-value-refit] [--calibration FILE|none] [--calibration-samples N] "
-          "[--calibration-length N] [--calibration-documents N] [--dtype f32|bf16|f16] [--eval-text FILE "
-          "[--eval-skip N] [--eval-limit N] [--eval-max-len N]] [--force] [--json]" +
+          "[--calibration-length N] [--calibration-documents N] [--calibration-device auto|cpu|cuda] "
+          "[--dtype f32|bf16|f16] [--eval-text FILE [--eval-skip N] [--eval-limit N] [--eval-max-len N]] [--force] "
+          "[--json]" +
               remote_usage,
           value_flags,
           bool_flags,

@@ -65,6 +65,7 @@ TEST(CliTest, ConvertWritesModelReportAndSummary) {
   const nlohmann::json report = nlohmann::json::parse(report_file);
   EXPECT_LT(report["kv_bytes_per_token"]["after"].get<int64_t>(), report["kv_bytes_per_token"]["before"].get<int64_t>());
   EXPECT_LT(report["evaluation"]["converted_ppl"].get<double>(), 20.0);
+  EXPECT_FALSE(report["calibration"]["device"].get<std::string>().empty());
   // The converted folder runs through the same CLI.
   const nlohmann::json gen = Json(Cli({"generate", "--model", out, "--prompt", "Once upon a time", "--max-tokens", "8", "--json"}));
   EXPECT_EQ(gen["token_ids"].size(), 8u);
@@ -104,6 +105,11 @@ TEST(CliTest, ErrorsAreOneLineWithUsageExitCodes) {
                                   "--kv-lora-rank", "1000"});
   EXPECT_EQ(rank.exit_code, 1);
   EXPECT_NE(rank.err.find("kv_lora_rank"), std::string::npos) << rank.err;
+
+  const CommandResult device = Cli({"convert", "--model", BundledModelDir(), "--out", MakeTempDir("device") / "x",
+                                    "--calibration-device", "tpu"});
+  EXPECT_EQ(device.exit_code, 1);
+  EXPECT_NE(device.err.find("auto, cpu or cuda"), std::string::npos) << device.err;
 
   EXPECT_EQ(Cli({"frobnicate"}).exit_code, 2);
 }

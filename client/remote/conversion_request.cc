@@ -50,9 +50,21 @@ absl::StatusOr<v1::OutputDType> OutputDType(const Flags& flags) {
   return absl::InvalidArgumentError(fmt::format("--dtype must be f32, f16 or bf16, got \"{}\"", dtype));
 }
 
+absl::StatusOr<v1::CalibrationDevice> CalibrationDevice(const Flags& flags) {
+  const std::string device = *flags.Get("calibration-device");
+  if (device == "auto") return v1::CALIBRATION_DEVICE_AUTO;
+  if (device == "cpu") return v1::CALIBRATION_DEVICE_CPU;
+  if (device == "cuda") return v1::CALIBRATION_DEVICE_CUDA;
+  return absl::InvalidArgumentError(fmt::format("--calibration-device must be auto, cpu or cuda, got \"{}\"", device));
+}
+
 absl::Status ReadCalibration(const Flags& flags, v1::CalibrationOptions* c) {
   const std::string text = flags.Get("calibration").value_or("none");
   if (text != "none") c->set_text(text);
+  if (flags.Has("calibration-device")) {
+    ASSIGN_OR_RETURN(const v1::CalibrationDevice device, CalibrationDevice(flags));
+    c->set_device(device);
+  }
   RETURN_IF_ERROR(SetInt(flags, "calibration-samples", [c](int64_t v) { c->set_samples(v); }));
   RETURN_IF_ERROR(SetInt(flags, "calibration-length", [c](int64_t v) { c->set_max_length(v); }));
   return SetInt(flags, "calibration-documents", [c](int64_t v) { c->set_documents(v); });

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/engine/gpu_backend.h"
 #include "core/engine/model_loader.h"
 #include "core/eval/perplexity.h"
 #include "core/io/hf_config.h"
@@ -102,6 +103,31 @@ TEST(DeepseekConversionTest, CancelLandsInsideTheFirstLayer) {
   EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(layers_done, 0) << "the cancel waited for a layer boundary";
   EXPECT_TRUE(std::filesystem::is_empty(dir)) << "staging files left behind";
+}
+
+TEST(DeepseekConversionTest, CalibrationDeviceIsCheckedBeforeAnyWork) {
+  const std::filesystem::path dir = MakeTempDir("calibration_device");
+  ConversionOptions options;
+  options.calibration.text = BundledTextFile();
+  options.calibration.samples = 4;
+  options.calibration.device = "tpu";
+  const absl::Status unknown = ConvertModel(BundledModelDir(), dir / "tpu", options).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument) << unknown;
+
+  // This binary registers the CUDA backend only where a device is present (the CUDA tests do).
+  const GpuBackend* gpu = RegisteredGpuBackend();
+  if (gpu == nullptr || !gpu->available(nullptr)) {
+    options.calibration.device = "cuda";
+    const absl::Status cuda = ConvertModel(BundledModelDir(), dir / "cuda", options).status();
+    EXPECT_EQ(cuda.code(), absl::StatusCode::kFailedPrecondition) << cuda;
+    EXPECT_NE(cuda.message().find("calibration device cuda"), std::string::npos) << cuda;
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir)) << "a refused conversion left files";
+
+  options.calibration.device = "cpu";
+  absl::StatusOr<nlohmann::json> report = ConvertModel(BundledModelDir(), dir / "cpu", options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ((*report)["calibration"]["device"], "cpu");
 }
 
 TEST(ExactConversionTest, RejectsUnsupportedArchitectureAndMissingTensors) {

@@ -17,6 +17,9 @@
 
 #include "absl/time/time.h"
 #include "fmt/format.h"
+#ifdef TRANSMLA_HAVE_CUDA
+#include "core/engine/cuda/cuda_engine.h"
+#endif
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -115,6 +118,9 @@ int Serve(const ServerFlags& flags) {
 }  // namespace transmla::server
 
 int main(int argc, char** argv) {
+#ifdef TRANSMLA_HAVE_CUDA
+  transmla::cuda::RegisterCudaBackend();  // calibration on the GPU (options.calibration.device)
+#endif
   const transmla::server::ServiceStart start = transmla::server::StartService(
       argc, argv, transmla::server::ServiceKind::kConversion, "--listen HOST:PORT --model-root DIR --artifact-root DIR --state-dir DIR [flags]");
   if (!start.flags) return start.exit_code;

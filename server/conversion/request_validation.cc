@@ -3,6 +3,8 @@
 #include <cmath>
 #include <regex>
 
+#include "core/convert/calibration_device.h"
+#include "core/engine/gpu_backend.h"
 #include "core/io/hf_config.h"
 #include "fmt/format.h"
 
@@ -126,6 +128,14 @@ absl::Status ReadCalibration(const v1::CalibrationOptions& in, const PathGuard& 
     out->documents = in.documents();
   }
   if (in.has_seed()) out->seed = in.seed();
+  switch (in.device()) {
+    case v1::CALIBRATION_DEVICE_UNSPECIFIED:
+    case v1::CALIBRATION_DEVICE_AUTO: out->device = "auto"; break;
+    case v1::CALIBRATION_DEVICE_CPU: out->device = "cpu"; break;
+    case v1::CALIBRATION_DEVICE_CUDA: out->device = "cuda"; break;
+    default:
+      return Invalid(fmt::format("options.calibration.device has unknown value {}", static_cast<int>(in.device())));
+  }
   return absl::OkStatus();
 }
 
@@ -174,6 +184,10 @@ absl::StatusOr<ConversionPlan> PlanConversion(const v1::SubmitJobRequest& reques
       return Invalid(fmt::format("options do not fit source_model \"{}\": {}", request.source_model(),
                                  std::string(resolved.status().message())));
     }
+  }
+  if (absl::Status s = convert::CheckCalibrationDevice(plan.options.calibration.device, *config, RegisteredGpuBackend());
+      !s.ok()) {
+    return absl::Status(s.code(), fmt::format("options.calibration.device: {}", std::string(s.message())));
   }
   // The service owns the output folder: it is removed and rebuilt on every attempt.
   plan.options.force = true;

@@ -25,7 +25,8 @@ absl::Status ValidateJobId(const std::string& field, const std::string& job_id);
 // InvalidArgument for malformed or out-of-range values (also those that only the source model's
 // shape rules out, e.g. options.kv_lora_rank larger than its KV width), PermissionDenied /
 // InvalidArgument / NotFound for paths as PathGuard documents, InvalidArgument for a source folder
-// without a readable config.json.
+// without a readable config.json, FailedPrecondition for options.calibration.device CUDA where this
+// server has no GPU that runs the source.
 absl::StatusOr<ConversionPlan> PlanConversion(const transmla::v1::SubmitJobRequest& request, const PathGuard& models);
 
 }  // namespace transmla::server

@@ -8,6 +8,9 @@
 #include "server/common/file_digest.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/server/server_fixture.h"
+#ifdef TRANSMLA_HAVE_CUDA
+#include "core/engine/cuda/cuda_engine.h"
+#endif
 
 namespace transmla::testing {
 namespace {
@@ -137,6 +140,7 @@ TEST_F(ConversionServerTest, EveryInvalidSubmitFieldGetsItsCodeAndIsNamed) {
       {"calibration max_length", [](auto* r) { r->mutable_options()->mutable_calibration()->set_max_length(1); }, grpc::StatusCode::INVALID_ARGUMENT, "options.calibration.max_length"},
       {"calibration first_document", [](auto* r) { r->mutable_options()->mutable_calibration()->set_first_document(-1); }, grpc::StatusCode::INVALID_ARGUMENT, "options.calibration.first_document"},
       {"calibration documents", [](auto* r) { r->mutable_options()->mutable_calibration()->set_documents(0); }, grpc::StatusCode::INVALID_ARGUMENT, "options.calibration.documents"},
+      {"calibration device", [](auto* r) { r->mutable_options()->mutable_calibration()->set_device(static_cast<v1::CalibrationDevice>(9)); }, grpc::StatusCode::INVALID_ARGUMENT, "options.calibration.device"},
       {"labels", [](auto* r) { for (int i = 0; i < 17; ++i) (*r->mutable_labels())["k" + std::to_string(i)] = "v"; }, grpc::StatusCode::INVALID_ARGUMENT, "labels"},
   };
   for (const InvalidCase& c : cases) {
@@ -152,6 +156,24 @@ TEST_F(ConversionServerTest, EveryInvalidSubmitFieldGetsItsCodeAndIsNamed) {
   v1::ListJobsResponse jobs;
   ASSERT_TRUE(stub_->ListJobs(&context, list, &jobs).ok());
   EXPECT_EQ(jobs.jobs_size(), 0) << "no refused request may leave a job";
+}
+
+TEST_F(ConversionServerTest, CudaCalibrationWithoutAGpuIsRefusedAtSubmit) {
+#ifdef TRANSMLA_HAVE_CUDA
+  if (cuda::CudaDeviceAvailable(nullptr)) GTEST_SKIP() << "this machine has a CUDA device: the server accepts cuda";
+#endif
+  StartServer();
+  v1::SubmitJobRequest request = ExactRequest("cuda-calibration");
+  request.mutable_options()->mutable_calibration()->set_device(v1::CALIBRATION_DEVICE_CUDA);
+  v1::Job job;
+  const grpc::Status status = Client().Submit(request, &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+  EXPECT_NE(status.error_message().find("options.calibration.device"), std::string::npos) << status.error_message();
+  EXPECT_EQ(Client().Get("cuda-calibration", &job).error_code(), grpc::StatusCode::NOT_FOUND);
+  // auto takes the CPU here.
+  request.mutable_options()->mutable_calibration()->set_device(v1::CALIBRATION_DEVICE_AUTO);
+  ASSERT_TRUE(Client().Submit(request, &job).ok());
+  WaitForState("cuda-calibration", v1::JOB_STATE_SUCCEEDED);
 }
 
 TEST_F(ConversionServerTest, OtherMethodsValidateTheirFields) {
