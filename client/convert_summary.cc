@@ -20,10 +20,13 @@ void PrintConversionSummary(const nlohmann::json& report) {
     std::printf("%-28s %14s %14.4f\n", "top-1 agreement", "", e["top1_agreement"].get<double>());
   }
   const auto& shape = report["mla_shape"];
+  const auto& calibration = report["calibration"];
+  std::string calibrated = calibration["mode"].get<std::string>();
+  if (calibration.contains("device")) calibrated += " on " + calibration["device"].get<std::string>();
   std::printf("\nmode %s: kv_lora_rank %lld, qk_rope_head_dim %lld, qk_nope_head_dim %lld; calibration: %s; %.1fs\n",
               report["mode"].get<std::string>().c_str(), shape["kv_lora_rank"].get<long long>(),
               shape["qk_rope_head_dim"].get<long long>(), shape["qk_nope_head_dim"].get<long long>(),
-              report["calibration"]["mode"].get<std::string>().c_str(), report["seconds"].get<double>());
+              calibrated.c_str(), report["seconds"].get<double>());
   std::string engines;
   for (const auto& e : report["engines"]) engines += (engines.empty() ? "" : ", ") + e.get<std::string>();
   std::printf("runs in: %s (RoPE: %s)\n", engines.c_str(), report["rope"]["encoding"].get<std::string>().c_str());

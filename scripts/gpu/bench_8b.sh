@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA benchmark of issue 4 on a Llama-3-8B-shaped BF16 model and its deepseek conversion
 # (kv_lora_rank 512, qk_rope_head_dim 64): build/bench/cuda_bench and the transformers baseline on
-# the same cells. Run after scripts/gpu/check_cuda.sh (same BUILD_DIR).
+# the same cells; then a timed conversion of the same model with calibration on the GPU
+# ($out/convert_calibrated.txt). Run after scripts/gpu/check_cuda.sh (same BUILD_DIR).
 #
 #   scripts/gpu/bench_8b.sh [BUILD_DIR] [MODELS_DIR] [OUT_DIR]
 set -euo pipefail
@@ -22,3 +23,24 @@ fi
   | tee "$out/ours.md"
 python3 scripts/gpu/bench_transformers.py --model "$models/llama3-8b" --model "$models/llama3-8b-mla" \
   --json "$out/transformers.json" | tee "$out/transformers.md"
+
+# The conversion again, calibrated, its blocks run on the GPU (--calibration-device cuda); the
+# summary ends with the wall time, the report has per-layer details. The synthetic model has random
+# weights and no tokenizer (make_synthetic_model copies stories260K's only for 512-token
+# vocabularies), so a sibling folder links its files and adds the bundled stories260K tokenizer:
+# its ids (< 512) are valid rows of the 128K embedding, and the timing depends on the token count,
+# not on which ids. The calibration text is the bundled TinyStories slice with every 4 paragraphs
+# joined into one document, so that most of the 128 samples reach the 256-token cut (about 31K
+# tokens, the scale of a real 8B calibration) instead of ~90 tokens each.
+calibrated_source="$models/llama3-8b-tokenized"
+mkdir -p "$calibrated_source"
+for f in "$models/llama3-8b"/*; do ln -sfn "$(realpath "$f")" "$calibrated_source/$(basename "$f")"; done
+cp --remove-destination models/stories260K/tokenizer.json models/stories260K/tokenizer_config.json "$calibrated_source/"
+awk 'BEGIN { RS = ""; ORS = "" }
+     { doc = doc (n % 4 ? "\n" : "") $0; if (++n % 4 == 0) { print doc "\n\n"; doc = "" } }
+     END { if (doc != "") print doc "\n" }' models/tinystories_val_head.txt > "$out/calibration_text.txt"
+"$build/client/transmla" convert --model "$calibrated_source" --out "$models/llama3-8b-mla-calibrated" \
+  --kv-lora-rank 512 --qk-rope-head-dim 64 --dtype bf16 --calibration "$out/calibration_text.txt" \
+  --calibration-samples "${CALIBRATION_SAMPLES:-128}" --calibration-length "${CALIBRATION_LENGTH:-256}" \
+  --calibration-device cuda --force | tee "$out/convert_calibrated.txt"
+cp "$models/llama3-8b-mla-calibrated/conversion_report.json" "$out/convert_calibrated_report.json"
