@@ -164,7 +164,7 @@ class Conversion {
   }
 
   // Converts, folds and writes block `i`; advances the calibration stream through it. `cancelled`
-  // is polled between the steps of the layer (each well under a second at 8B scale).
+  // is polled between the steps of the layer (data-free, each well under a second at 8B scale).
   absl::StatusOr<nlohmann::json> ConvertLayer(int64_t i, LayerwiseCalibration* calibration,
                                               const CancelCheck& cancelled) {
     auto check = [&cancelled]() -> absl::Status {
