@@ -191,14 +191,20 @@ class Conversion {
     cpu::Mat best_output;  // the kept candidate's block output: where the calibration stream goes next
     bool chosen = false;
     double best_error = INFINITY;
+    std::optional<RefitInputs> refit_inputs;  // shared by the candidates
     for (double balance : candidates) {
       RETURN_IF_ERROR(check());
       nlohmann::json candidate_report = {{"layer", i}};
       ASSIGN_OR_RETURN(MlaLayer mla, converter_->Convert(i, gqa, moment, balance, &candidate_report));
       RETURN_IF_ERROR(check());
       if (refit) {
-        const RefitResult r = RefitValueUpProjection(config_, gqa, layout_.shape, converter_->rope_frequencies(),
-                                                     normed, calibration->slices(), &mla);
+        if (!refit_inputs) {
+          refit_inputs = PrepareValueRefit(config_, gqa, layout_.shape, converter_->rope_frequencies(), normed,
+                                           calibration->slices(), mla);
+          RETURN_IF_ERROR(check());
+        }
+        const RefitResult r =
+            RefitValueUpProjection(config_, layout_.shape, normed, calibration->slices(), *refit_inputs, &mla);
         candidate_report["value_refit_output_error"] = {{"before", r.error_before}, {"after", r.error_after}};
       }
       if (options_.mode == Mode::kDeepseek && options_.deepseek.q_lora_rank > 0) {

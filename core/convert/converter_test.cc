@@ -3,6 +3,9 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/convert/calibration.h"
+#include "core/convert/deepseek_mode.h"
+#include "core/convert/source_model.h"
 #include "core/engine/gpu_backend.h"
 #include "core/engine/model_loader.h"
 #include "core/eval/perplexity.h"
@@ -199,6 +202,29 @@ TEST(DeepseekConversionTest, CalibratedKv24BeatsThePrototypeOnHeldOutStories) {
   absl::StatusOr<PerplexityResult> ppl = ComputePerplexity(*converted->engine, *converted->tokenizer, text, eval);
   ASSERT_TRUE(ppl.ok());
   EXPECT_LT(ppl->ppl, 6.08);
+}
+
+// The value refit prepares queries and k_pe once per layer for all balance candidates.
+TEST(DeepseekConversionTest, BalanceCandidatesShareQueriesAndRopeKeys) {
+  absl::StatusOr<ModelConfig> config = ReadModelConfig(BundledModelDir() / "config.json");
+  absl::StatusOr<TensorStore> store = TensorStore::OpenSafetensors(BundledModelDir());
+  ASSERT_TRUE(config.ok() && store.ok());
+  absl::StatusOr<DeepseekModeOptions> options = ResolveDeepseekOptions(*config, DeepseekModeOptions{});
+  ASSERT_TRUE(options.ok()) << options.status();
+  const std::unique_ptr<LayerConverter> converter = MakeDeepseekConverter(*config, *options);
+  absl::StatusOr<GqaLayer> layer = ReadGqaLayer(*store, *config, 0);
+  absl::StatusOr<VecD> norm = ReadVector(*store, "model.layers.0.input_layernorm.weight", config->hidden_size);
+  ASSERT_TRUE(layer.ok() && norm.ok());
+  const InputMoment moment = PriorMoment(*norm);
+  nlohmann::json report;
+  absl::StatusOr<MlaLayer> a = converter->Convert(0, *layer, moment, 0.5, &report);
+  absl::StatusOr<MlaLayer> b = converter->Convert(0, *layer, moment, 4.0, &report);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const int64_t rope = options->qk_rope_head_dim, rank = options->kv_lora_rank;
+  EXPECT_EQ(a->q_proj, b->q_proj);
+  EXPECT_EQ(a->q_bias.has_value(), b->q_bias.has_value());
+  EXPECT_EQ(a->kv_a.bottomRows(rope), b->kv_a.bottomRows(rope));
+  EXPECT_NE(a->kv_a.topRows(rank), b->kv_a.topRows(rank));  // the balance does change the latent
 }
 
 TEST(DeepseekConversionTest, RejectsOutOfRangeShapes) {

@@ -24,7 +24,8 @@ class LayerConverter {
   virtual std::vector<double> balance_candidates() const { return {1.0}; }
   // Converts layer `index` given the second moment of its attention input (calibration tokens, or
   // a weights-only prior) and a balance multiplier; adds what it measured (energy kept,
-  // errors...) to `report`.
+  // errors...) to `report`. The balance moves only kv_a's latent rows and kv_b: a layer's
+  // candidates share q_proj, its bias and the k_pe rows (the value refit relies on it).
   virtual absl::StatusOr<MlaLayer> Convert(int64_t index, const GqaLayer& source, const InputMoment& moment,
                                            double balance, nlohmann::json* report) = 0;
 };

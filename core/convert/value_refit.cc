@@ -42,46 +42,66 @@ Mat Project(const Mat& x, const MatD& w, const std::optional<VecD>& bias) {
 
 }  // namespace
 
-RefitResult RefitValueUpProjection(const ModelConfig& source, const GqaLayer& original, const MlaShape& shape,
-                                   const std::vector<double>& rope_frequencies, const cpu::Mat& normed_input,
-                                   const std::vector<cpu::SequenceSlice>& sequences, MlaLayer* mla) {
+RefitInputs PrepareValueRefit(const ModelConfig& source, const GqaLayer& original, const MlaShape& shape,
+                              const std::vector<double>& rope_frequencies, const cpu::Mat& normed_input,
+                              const std::vector<cpu::SequenceSlice>& sequences, const MlaLayer& candidate) {
   const int64_t n_h = source.num_attention_heads, d_h = source.head_dim, group = n_h / source.num_key_value_heads;
-  const int64_t rank = shape.kv_lora_rank, nope = shape.qk_nope_head_dim, rope = shape.qk_rope_head_dim;
-  const int64_t v_dim = shape.v_head_dim, qk = nope + rope;
+  const int64_t nope = shape.qk_nope_head_dim, rope = shape.qk_rope_head_dim, qk = nope + rope;
   const Frequencies original_freq = RopeInverseFrequencies(source, d_h);
   const Frequencies converted_freq(rope_frequencies.begin(), rope_frequencies.end());
-  const MatD latent_rows = mla->kv_a.topRows(rank);
-  const MatD rope_rows = mla->kv_a.bottomRows(rope);
-  std::optional<VecD> latent_bias, rope_bias;
-  if (mla->kv_a_bias) {
-    latent_bias = mla->kv_a_bias->head(rank);
-    rope_bias = mla->kv_a_bias->tail(rope);
-  }
-  const Mat kv_b = mla->kv_b.cast<float>();
-
-  std::vector<Eigen::MatrixXd> gram(n_h, Eigen::MatrixXd::Zero(rank, rank));
-  std::vector<Eigen::MatrixXd> cross(n_h, Eigen::MatrixXd::Zero(v_dim, rank));
-  std::vector<double> target_energy(n_h, 0.0);
+  const MatD rope_rows = candidate.kv_a.bottomRows(rope);
+  std::optional<VecD> rope_bias;
+  if (candidate.kv_a_bias) rope_bias = candidate.kv_a_bias->tail(rope);
+  RefitInputs in;
   for (const cpu::SequenceSlice& s : sequences) {
     const Mat x = normed_input.middleRows(s.row_begin, s.count);
     Mat q_orig = Project(x, original.wq, original.bq), k_orig = Project(x, original.wk, original.bk);
     const Mat v_orig = Project(x, original.wv, original.bv);
     RopeRows(&q_orig, 0, n_h, d_h, original_freq, cpu::RopeLayout::kRotateHalf);
     RopeRows(&k_orig, 0, source.num_key_value_heads, d_h, original_freq, cpu::RopeLayout::kRotateHalf);
-    Mat q_conv = Project(x, mla->q_proj, mla->q_bias);
-    Mat k_rope = Project(x, rope_rows, rope_bias);
-    const Mat c = Project(x, latent_rows, latent_bias);
-    RopeRows(&q_conv, nope, n_h, qk, converted_freq, cpu::RopeLayout::kInterleaved);
-    RopeRows(&k_rope, 0, 1, rope, converted_freq, cpu::RopeLayout::kInterleaved);  // stride unused: one block
+    Mat outputs(x.rows(), n_h * d_h);
     for (int64_t h = 0; h < n_h; ++h) {
       const int64_t g = h / group;
       const Mat p_orig = CausalWeights(q_orig.middleCols(h * d_h, d_h), k_orig.middleCols(g * d_h, d_h),
                                        1.0f / std::sqrt(static_cast<float>(d_h)));
       const Mat o = p_orig * v_orig.middleCols(g * d_h, d_h);
+      outputs.middleCols(h * d_h, d_h) = o;
+    }
+    in.original_outputs.push_back(std::move(outputs));
+    Mat q_conv = Project(x, candidate.q_proj, candidate.q_bias);
+    Mat k_rope = Project(x, rope_rows, rope_bias);
+    RopeRows(&q_conv, nope, n_h, qk, converted_freq, cpu::RopeLayout::kInterleaved);
+    RopeRows(&k_rope, 0, 1, rope, converted_freq, cpu::RopeLayout::kInterleaved);  // stride unused: one block
+    in.queries.push_back(std::move(q_conv));
+    in.rope_keys.push_back(std::move(k_rope));
+  }
+  return in;
+}
+
+RefitResult RefitValueUpProjection(const ModelConfig& source, const MlaShape& shape, const cpu::Mat& normed_input,
+                                   const std::vector<cpu::SequenceSlice>& sequences, const RefitInputs& inputs,
+                                   MlaLayer* mla) {
+  const int64_t n_h = source.num_attention_heads, d_h = source.head_dim;
+  const int64_t rank = shape.kv_lora_rank, nope = shape.qk_nope_head_dim, rope = shape.qk_rope_head_dim;
+  const int64_t v_dim = shape.v_head_dim, qk = nope + rope;
+  const MatD latent_rows = mla->kv_a.topRows(rank);
+  std::optional<VecD> latent_bias;
+  if (mla->kv_a_bias) latent_bias = mla->kv_a_bias->head(rank);
+  const Mat kv_b = mla->kv_b.cast<float>();
+
+  std::vector<Eigen::MatrixXd> gram(n_h, Eigen::MatrixXd::Zero(rank, rank));
+  std::vector<Eigen::MatrixXd> cross(n_h, Eigen::MatrixXd::Zero(v_dim, rank));
+  std::vector<double> target_energy(n_h, 0.0);
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    const Mat x = normed_input.middleRows(sequences[i].row_begin, sequences[i].count);
+    const Mat c = Project(x, latent_rows, latent_bias);
+    const Mat& q_conv = inputs.queries[i];
+    for (int64_t h = 0; h < n_h; ++h) {
+      const Mat o = inputs.original_outputs[i].middleCols(h * d_h, d_h);  // contiguous: Eigen rounds products of strided blocks differently
       const Mat k_nope = c * kv_b.middleRows(h * (nope + v_dim), nope).transpose();
       Mat q_full(x.rows(), nope + rope), k_full(x.rows(), nope + rope);
       q_full << q_conv.middleCols(h * qk, nope), q_conv.middleCols(h * qk + nope, rope);
-      k_full << k_nope, k_rope;
+      k_full << k_nope, inputs.rope_keys[i];
       const Mat p_conv = CausalWeights(q_full, k_full, 1.0f / std::sqrt(static_cast<float>(qk)));
       const Mat m = p_conv * c;
       gram[h] += (m.transpose() * m).cast<double>();

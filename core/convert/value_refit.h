@@ -10,21 +10,32 @@
 
 namespace transmla::convert {
 
+// What the value refits of one layer's balance candidates share, per calibration sequence: the
+// original block's per-head attention outputs ([tokens x heads * head_dim]), and the converted
+// queries (RoPE applied, [tokens x heads * qk]) and k_pe ([tokens x rope]), which the balance does
+// not change (it moves only kv_a's latent rows and kv_b).
+struct RefitInputs {
+  std::vector<cpu::Mat> original_outputs, queries, rope_keys;
+};
+RefitInputs PrepareValueRefit(const ModelConfig& source, const GqaLayer& original, const MlaShape& shape,
+                              const std::vector<double>& rope_frequencies, const cpu::Mat& normed_input,
+                              const std::vector<cpu::SequenceSlice>& sequences, const MlaLayer& candidate);
+
 // Refits each head's value up-projection (its value rows of kv_b) by least squares, so that the
 // converted block's per-head attention output, under the converted attention pattern, matches the
 // original block's on calibration tokens: W_UV_h = argmin sum_t |W m_t - o_t|^2 with m_t the
 // head's attention-weighted latent and o_t the original head output. This compensates, per head,
 // for both the value compression and the change in attention weights that key compression and
-// partial RoPE cause. `mla` must not yet have its norms folded (the latent is plain A x).
-// `rope_frequencies` are the converted k_pe pairs' frequencies. Returns the relative output error
-// before and after.
+// partial RoPE cause. `mla` must not yet have its norms folded (the latent is plain A x), and
+// `inputs` come from PrepareValueRefit for a candidate of the same layer. Returns the relative
+// output error before and after.
 struct RefitResult {
   double error_before = 0;
   double error_after = 0;
 };
-RefitResult RefitValueUpProjection(const ModelConfig& source, const GqaLayer& original, const MlaShape& shape,
-                                   const std::vector<double>& rope_frequencies, const cpu::Mat& normed_input,
-                                   const std::vector<cpu::SequenceSlice>& sequences, MlaLayer* mla);
+RefitResult RefitValueUpProjection(const ModelConfig& source, const MlaShape& shape, const cpu::Mat& normed_input,
+                                   const std::vector<cpu::SequenceSlice>& sequences, const RefitInputs& inputs,
+                                   MlaLayer* mla);
 
 }  // namespace transmla::convert
 
