@@ -40,12 +40,22 @@ class ExactConverter : public LayerConverter {
   explicit ExactConverter(const ModelConfig& source) : source_(source) {}
   MlaShape shape() const override { return ExactShape(source_); }
   std::vector<double> rope_frequencies() const override { return ExactRopeFrequencies(source_); }
-  absl::StatusOr<MlaLayer> Convert(int64_t, const GqaLayer& layer, const InputMoment&, double,
-                                   nlohmann::json*) override {
-    return ConvertExact(source_, layer);
+  absl::StatusOr<std::unique_ptr<Prepared>> Prepare(int64_t, const GqaLayer& layer, const InputMoment&) override {
+    return std::unique_ptr<Prepared>(std::make_unique<ExactLayer>(source_, layer));
   }
 
  private:
+  // The exact conversion has no balance to choose.
+  class ExactLayer : public Prepared {
+   public:
+    ExactLayer(const ModelConfig& source, const GqaLayer& layer) : source_(source), layer_(layer) {}
+    absl::StatusOr<MlaLayer> Convert(double, nlohmann::json*) const override { return ConvertExact(source_, layer_); }
+
+   private:
+    const ModelConfig& source_;
+    const GqaLayer& layer_;
+  };
+
   ModelConfig source_;
 };
 
@@ -191,11 +201,12 @@ class Conversion {
     cpu::Mat best_output;  // the kept candidate's block output: where the calibration stream goes next
     bool chosen = false;
     double best_error = INFINITY;
+    ASSIGN_OR_RETURN(const std::unique_ptr<LayerConverter::Prepared> prepared, converter_->Prepare(i, gqa, moment));
     std::optional<RefitInputs> refit_inputs;  // shared by the candidates
     for (double balance : candidates) {
       RETURN_IF_ERROR(check());
       nlohmann::json candidate_report = {{"layer", i}};
-      ASSIGN_OR_RETURN(MlaLayer mla, converter_->Convert(i, gqa, moment, balance, &candidate_report));
+      ASSIGN_OR_RETURN(MlaLayer mla, prepared->Convert(balance, &candidate_report));
       RETURN_IF_ERROR(check());
       if (refit) {
         if (!refit_inputs) {

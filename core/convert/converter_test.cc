@@ -217,8 +217,10 @@ TEST(DeepseekConversionTest, BalanceCandidatesShareQueriesAndRopeKeys) {
   ASSERT_TRUE(layer.ok() && norm.ok());
   const InputMoment moment = PriorMoment(*norm);
   nlohmann::json report;
-  absl::StatusOr<MlaLayer> a = converter->Convert(0, *layer, moment, 0.5, &report);
-  absl::StatusOr<MlaLayer> b = converter->Convert(0, *layer, moment, 4.0, &report);
+  absl::StatusOr<std::unique_ptr<LayerConverter::Prepared>> prepared = converter->Prepare(0, *layer, moment);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  absl::StatusOr<MlaLayer> a = (*prepared)->Convert(0.5, &report);
+  absl::StatusOr<MlaLayer> b = (*prepared)->Convert(4.0, &report);
   ASSERT_TRUE(a.ok() && b.ok());
   const int64_t rope = options->qk_rope_head_dim, rank = options->kv_lora_rank;
   EXPECT_EQ(a->q_proj, b->q_proj);

@@ -1,6 +1,9 @@
 #include "core/convert/deepseek_mode.h"
 
 #include <cmath>
+#include <memory>
+#include <optional>
+#include <vector>
 
 #include "core/engine/rope.h"
 #include "fmt/format.h"
@@ -40,109 +43,141 @@ class DeepseekConverter : public LayerConverter {
     return options_.alpha_candidates.empty() ? std::vector<double>{options_.alpha} : options_.alpha_candidates;
   }
 
-  absl::StatusOr<MlaLayer> Convert(int64_t index, const GqaLayer& layer, const InputMoment& input, double balance,
-                                   nlohmann::json* report) override;
+  absl::StatusOr<std::unique_ptr<Prepared>> Prepare(int64_t index, const GqaLayer& layer,
+                                                    const InputMoment& input) override;
 
  private:
+  class PreparedLayer;
+
   ModelConfig source_;
   DeepseekModeOptions options_;
   std::vector<RopeSlot> slots_;
 };
 
-absl::StatusOr<MlaLayer> DeepseekConverter::Convert(int64_t, const GqaLayer& layer, const InputMoment& input,
-                                                    double balance, nlohmann::json* report) {
-  const int64_t n_h = source_.num_attention_heads, n_kv = source_.num_key_value_heads, d_h = source_.head_dim;
-  const int64_t d = source_.hidden_size, latent = n_kv * d_h, group = n_h / n_kv;
-  const int64_t rope = options_.qk_rope_head_dim, rank = options_.kv_lora_rank;
-  const MatD wk = Augment(layer.wk, layer.bk);
-  const MatD wv = Augment(layer.wv, layer.bv);
-  const MatD wq = Augment(layer.wq, layer.bq);
+// Everything of a layer's conversion that does not depend on the balance: the RoRoPE rotation,
+// the rotated keys, the queries (with the rotation absorbed) and the NoPE query moment.
+class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
+ public:
+  PreparedLayer(const DeepseekConverter& c, const GqaLayer& layer, const InputMoment& input)
+      : c_(c), layer_(layer), wv_(Augment(layer.wv, layer.bv)) {
+    const ModelConfig& source = c.source_;
+    const DeepseekModeOptions& options = c.options_;
+    const int64_t n_h = source.num_attention_heads, n_kv = source.num_key_value_heads, d_h = source.head_dim;
+    const int64_t d = source.hidden_size, latent = n_kv * d_h, group = n_h / n_kv;
+    const int64_t rope = options.qk_rope_head_dim;
+    const MatD wk = Augment(layer.wk, layer.bk);
+    const MatD wq = Augment(layer.wq, layer.bq);
 
-  MatD query_energy = MatD::Zero(n_kv, d_h / 2);
-  if (options_.rotation == RotationKind::kHermitianQueryWeighted) {
+    MatD query_energy = MatD::Zero(n_kv, d_h / 2);
+    if (options.rotation == RotationKind::kHermitianQueryWeighted) {
+      for (int64_t h = 0; h < n_h; ++h) {
+        const auto wq_h = wq.middleRows(h * d_h, d_h);
+        const VecD e = Sandwich(wq_h, input).diagonal();
+        query_energy.row(h / group) += (e.head(d_h / 2) + e.tail(d_h / 2)).transpose();
+      }
+    }
+    rot_ = ComputeRotation(Sandwich(wk, input), n_kv, d_h, {options.rotation, options.freqfold, c.slots_}, query_energy);
+    keys_ = rot_.key_map * wk;
+
+    std::vector<bool> is_rope(static_cast<size_t>(latent), false);
+    for (const RopeSlot& s : c.slots_) is_rope[SlotRowA(s, d_h)] = is_rope[SlotRowB(s, d_h)] = true;
+    std::vector<int64_t> nope_rows;
+    for (int64_t r = 0; r < latent; ++r) {
+      if (!is_rope[r]) nope_rows.push_back(r);
+    }
+    const int64_t nk = static_cast<int64_t>(nope_rows.size());
+    keys_nope_.resize(nk, d + 1);
+    for (int64_t i = 0; i < nk; ++i) keys_nope_.row(i) = keys_.row(nope_rows[i]);
+
+    // Query second moment on the NoPE dims, summed over heads: sum_g Mq_g[N] (sum_h Wq_h Cx Wq_h^T) Mq_g[N]^T.
+    MatD query_moment = MatD::Zero(nk, nk);
+    query_nope_maps_.resize(static_cast<size_t>(n_kv));  // Mq_g restricted to N: [nk x d_h]
+    for (int64_t g = 0; g < n_kv; ++g) {
+      MatD& m = query_nope_maps_[g];
+      m.resize(nk, d_h);
+      for (int64_t i = 0; i < nk; ++i) m.row(i) = rot_.query_map.block(nope_rows[i], g * d_h, 1, d_h);
+      MatD group_moment = MatD::Zero(d_h, d_h);
+      for (int64_t h = g * group; h < (g + 1) * group; ++h) {
+        const auto wq_h = wq.middleRows(h * d_h, d_h);
+        group_moment += Sandwich(wq_h, input);
+      }
+      query_moment += m * group_moment * m.transpose();
+    }
+    pca_.emplace(keys_nope_, wv_, input, query_moment, options.balance);
+
+    const int64_t qk = d_h + rope;
+    const double q_scale = std::sqrt(static_cast<double>(qk) / static_cast<double>(d_h));
+    q_aug_.resize(n_h * qk, d + 1);
     for (int64_t h = 0; h < n_h; ++h) {
+      const int64_t g = h / group;
       const auto wq_h = wq.middleRows(h * d_h, d_h);
-      const VecD e = Sandwich(wq_h, input).diagonal();
-      query_energy.row(h / group) += (e.head(d_h / 2) + e.tail(d_h / 2)).transpose();
+      q_aug_.middleRows(h * qk, d_h) = wq_h * q_scale;
+      const auto mq_g = rot_.query_map.middleCols(g * d_h, d_h);
+      for (size_t p = 0; p < c.slots_.size(); ++p) {
+        q_aug_.row(h * qk + d_h + 2 * p) = mq_g.row(SlotRowA(c.slots_[p], d_h)) * wq_h * q_scale;
+        q_aug_.row(h * qk + d_h + 2 * p + 1) = mq_g.row(SlotRowB(c.slots_[p], d_h)) * wq_h * q_scale;
+      }
     }
   }
-  const Rotation rot =
-      ComputeRotation(Sandwich(wk, input), n_kv, d_h, {options_.rotation, options_.freqfold, slots_}, query_energy);
-  const MatD keys = rot.key_map * wk;
 
-  std::vector<bool> is_rope(static_cast<size_t>(latent), false);
-  for (const RopeSlot& s : slots_) is_rope[SlotRowA(s, d_h)] = is_rope[SlotRowB(s, d_h)] = true;
-  std::vector<int64_t> nope_rows;
-  for (int64_t r = 0; r < latent; ++r) {
-    if (!is_rope[r]) nope_rows.push_back(r);
-  }
-  const int64_t nk = static_cast<int64_t>(nope_rows.size());
-  MatD keys_nope(nk, d + 1);
-  for (int64_t i = 0; i < nk; ++i) keys_nope.row(i) = keys.row(nope_rows[i]);
+  absl::StatusOr<MlaLayer> Convert(double balance, nlohmann::json* report) const override {
+    const ModelConfig& source = c_.source_;
+    const DeepseekModeOptions& options = c_.options_;
+    const std::vector<RopeSlot>& slots = c_.slots_;
+    const int64_t n_h = source.num_attention_heads, d_h = source.head_dim, d = source.hidden_size;
+    const int64_t group = n_h / source.num_key_value_heads;
+    const int64_t rope = options.qk_rope_head_dim, rank = options.kv_lora_rank;
+    const JointPcaResult pca = pca_->Compute(rank, balance);
 
-  // Query second moment on the NoPE dims, summed over heads: sum_g Mq_g[N] (sum_h Wq_h Cx Wq_h^T) Mq_g[N]^T.
-  MatD query_moment = MatD::Zero(nk, nk);
-  std::vector<MatD> query_nope_maps(static_cast<size_t>(n_kv));  // Mq_g restricted to N: [nk x d_h]
-  for (int64_t g = 0; g < n_kv; ++g) {
-    MatD& m = query_nope_maps[g];
-    m.resize(nk, d_h);
-    for (int64_t i = 0; i < nk; ++i) m.row(i) = rot.query_map.block(nope_rows[i], g * d_h, 1, d_h);
-    MatD group_moment = MatD::Zero(d_h, d_h);
-    for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-      const auto wq_h = wq.middleRows(h * d_h, d_h);
-      group_moment += Sandwich(wq_h, input);
+    MlaLayer out;
+    out.q_proj = q_aug_.leftCols(d);
+    if (layer_.bq) out.q_bias = q_aug_.col(d);
+
+    MatD kv_a_aug(rank + rope, d + 1);
+    kv_a_aug.topRows(rank) = pca.latent;
+    for (size_t p = 0; p < slots.size(); ++p) {
+      kv_a_aug.row(rank + 2 * p) = keys_.row(SlotRowA(slots[p], d_h));
+      kv_a_aug.row(rank + 2 * p + 1) = keys_.row(SlotRowB(slots[p], d_h));
     }
-    query_moment += m * group_moment * m.transpose();
-  }
-  const JointPcaResult pca = JointPca(keys_nope, wv, input, query_moment, rank, options_.balance, balance);
-
-  MlaLayer out;
-  const int64_t qk = d_h + rope;
-  const double q_scale = std::sqrt(static_cast<double>(qk) / static_cast<double>(d_h));
-  MatD q_aug(n_h * qk, d + 1);
-  for (int64_t h = 0; h < n_h; ++h) {
-    const int64_t g = h / group;
-    const auto wq_h = wq.middleRows(h * d_h, d_h);
-    q_aug.middleRows(h * qk, d_h) = wq_h * q_scale;
-    const auto mq_g = rot.query_map.middleCols(g * d_h, d_h);
-    for (size_t p = 0; p < slots_.size(); ++p) {
-      q_aug.row(h * qk + d_h + 2 * p) = mq_g.row(SlotRowA(slots_[p], d_h)) * wq_h * q_scale;
-      q_aug.row(h * qk + d_h + 2 * p + 1) = mq_g.row(SlotRowB(slots_[p], d_h)) * wq_h * q_scale;
+    out.kv_a = kv_a_aug.leftCols(d);
+    if (!kv_a_aug.col(d).isZero(0.0)) out.kv_a_bias = kv_a_aug.col(d);
+    out.kv_a_norm = VecD::Ones(rank);
+    out.kv_b.resize(n_h * 2 * d_h, rank);
+    for (int64_t h = 0; h < n_h; ++h) {
+      const int64_t g = h / group;
+      out.kv_b.middleRows(h * 2 * d_h, d_h) = query_nope_maps_[g].transpose() * pca.key_up;
+      out.kv_b.middleRows(h * 2 * d_h + d_h, d_h) = pca.value_up.middleRows(g * d_h, d_h);
     }
-  }
-  out.q_proj = q_aug.leftCols(d);
-  if (layer.bq) out.q_bias = q_aug.col(d);
+    out.o_proj = layer_.wo;
 
-  MatD kv_a_aug(rank + rope, d + 1);
-  kv_a_aug.topRows(rank) = pca.latent;
-  for (size_t p = 0; p < slots_.size(); ++p) {
-    kv_a_aug.row(rank + 2 * p) = keys.row(SlotRowA(slots_[p], d_h));
-    kv_a_aug.row(rank + 2 * p + 1) = keys.row(SlotRowB(slots_[p], d_h));
+    double rope_energy = 0, total_energy = 0;
+    for (size_t c = 0; c < rot_.energy.size(); ++c) {
+      for (size_t a = 0; a < rot_.energy[c].size(); ++a) total_energy += rot_.energy[c][a];
+    }
+    for (const RopeSlot& s : slots) rope_energy += rot_.energy[s.component][s.frequency];
+    if (options.freqfold > 1) (*report)["freqfold"] = options.freqfold;
+    (*report)["rope_key_energy_fraction"] = total_energy > 0 ? rope_energy / total_energy : 1.0;
+    (*report)["pca_energy_kept"] = pca.energy_kept;
+    (*report)["key_nope_relative_error"] = pca.key_relative_error;
+    (*report)["value_relative_error"] = pca.value_relative_error;
+    (*report)["kv_lora_rank"] = rank;
+    (*report)["balance_alpha"] = balance;
+    return out;
   }
-  out.kv_a = kv_a_aug.leftCols(d);
-  if (!kv_a_aug.col(d).isZero(0.0)) out.kv_a_bias = kv_a_aug.col(d);
-  out.kv_a_norm = VecD::Ones(rank);
-  out.kv_b.resize(n_h * 2 * d_h, rank);
-  for (int64_t h = 0; h < n_h; ++h) {
-    const int64_t g = h / group;
-    out.kv_b.middleRows(h * 2 * d_h, d_h) = query_nope_maps[g].transpose() * pca.key_up;
-    out.kv_b.middleRows(h * 2 * d_h + d_h, d_h) = pca.value_up.middleRows(g * d_h, d_h);
-  }
-  out.o_proj = layer.wo;
 
-  double rope_energy = 0, total_energy = 0;
-  for (size_t c = 0; c < rot.energy.size(); ++c) {
-    for (size_t a = 0; a < rot.energy[c].size(); ++a) total_energy += rot.energy[c][a];
-  }
-  for (const RopeSlot& s : slots_) rope_energy += rot.energy[s.component][s.frequency];
-  if (options_.freqfold > 1) (*report)["freqfold"] = options_.freqfold;
-  (*report)["rope_key_energy_fraction"] = total_energy > 0 ? rope_energy / total_energy : 1.0;
-  (*report)["pca_energy_kept"] = pca.energy_kept;
-  (*report)["key_nope_relative_error"] = pca.key_relative_error;
-  (*report)["value_relative_error"] = pca.value_relative_error;
-  (*report)["kv_lora_rank"] = rank;
-  (*report)["balance_alpha"] = balance;
-  return out;
+ private:
+  const DeepseekConverter& c_;
+  const GqaLayer& layer_;
+  const MatD wv_;
+  Rotation rot_;
+  MatD keys_, keys_nope_, q_aug_;
+  std::vector<MatD> query_nope_maps_;
+  std::optional<JointPca> pca_;  // refers to keys_nope_ and wv_
+};
+
+absl::StatusOr<std::unique_ptr<LayerConverter::Prepared>> DeepseekConverter::Prepare(int64_t, const GqaLayer& layer,
+                                                                                    const InputMoment& input) {
+  return std::unique_ptr<Prepared>(std::make_unique<PreparedLayer>(*this, layer, input));
 }
 
 // Frequencies that turn less than a radian over the whole context carry almost no position: the

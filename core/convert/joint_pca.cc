@@ -28,38 +28,45 @@ MatD Sandwich(const MatD& w, const InputMoment& m) {
   return w * m.moment * w.transpose();
 }
 
-JointPcaResult JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
-                        int64_t rank, BalanceKind balance, double alpha) {
+JointPca::JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
+                   BalanceKind balance)
+    : keys_(keys), values_(values), input_(input) {
   const int64_t nk = keys.rows();
-  const InputMoment& cx = input;
-  MatD key_weight = MatD::Identity(nk, nk);
-  MatD key_unweight = MatD::Identity(nk, nk);
-  double scale = 1.0;
-  if (nk > 0) {
-    if (balance == BalanceKind::kQueryWhitened) {
-      PsdSqrt(query_moment, &key_weight, &key_unweight);
-      const MatD weighted = key_weight * keys;
-      scale = alpha * std::sqrt(Energy(values, cx) / std::max(Energy(weighted, cx), 1e-300));
-    } else {
-      const double key_norm = Sandwich(keys, cx).diagonal().cwiseMax(0).cwiseSqrt().mean();
-      const double value_norm = Sandwich(values, cx).diagonal().cwiseMax(0).cwiseSqrt().mean();
-      scale = alpha * value_norm / std::max(key_norm, 1e-300);
-    }
+  if (nk > 0) key_energy_ = Energy(keys, input);
+  value_energy_ = Energy(values, input);
+  key_weight_ = MatD::Identity(nk, nk);
+  key_unweight_ = MatD::Identity(nk, nk);
+  if (nk == 0) return;
+  if (balance == BalanceKind::kQueryWhitened) {
+    whitened_ = true;
+    PsdSqrt(query_moment, &key_weight_, &key_unweight_);
+    const MatD weighted = key_weight_ * keys;
+    numerator_ = std::sqrt(Energy(values, input) / std::max(Energy(weighted, input), 1e-300));
+  } else {
+    numerator_ = Sandwich(values, input).diagonal().cwiseMax(0).cwiseSqrt().mean();
+    denominator_ = std::max(Sandwich(keys, input).diagonal().cwiseMax(0).cwiseSqrt().mean(), 1e-300);
   }
-  MatD joint(nk + values.rows(), keys.cols());
-  joint.topRows(nk) = scale * key_weight * keys;
-  joint.bottomRows(values.rows()) = values;
+}
+
+JointPcaResult JointPca::Compute(int64_t rank, double alpha) const {
+  const int64_t nk = keys_.rows();
+  const InputMoment& cx = input_;
+  double scale = 1.0;
+  if (nk > 0) scale = whitened_ ? alpha * numerator_ : alpha * numerator_ / denominator_;
+  MatD joint(nk + values_.rows(), keys_.cols());
+  joint.topRows(nk) = scale * key_weight_ * keys_;
+  joint.bottomRows(values_.rows()) = values_;
 
   const SymmetricEigen eig = DecomposeSymmetric(Sandwich(joint, cx));
   const MatD top = eig.vectors.rightCols(rank).rowwise().reverse();  // largest first
   JointPcaResult r;
   r.latent = top.transpose() * joint;
-  r.key_up = key_unweight * top.topRows(nk) / scale;
-  r.value_up = top.bottomRows(values.rows());
+  r.key_up = key_unweight_ * top.topRows(nk) / scale;
+  r.value_up = top.bottomRows(values_.rows());
   const double total = eig.values.sum();
   r.energy_kept = total > 0 ? eig.values.tail(rank).sum() / total : 1.0;
-  if (nk > 0) r.key_relative_error = Energy(keys - r.key_up * r.latent, cx) / std::max(Energy(keys, cx), 1e-300);
-  r.value_relative_error = Energy(values - r.value_up * r.latent, cx) / std::max(Energy(values, cx), 1e-300);
+  if (nk > 0) r.key_relative_error = Energy(keys_ - r.key_up * r.latent, cx) / std::max(key_energy_, 1e-300);
+  r.value_relative_error = Energy(values_ - r.value_up * r.latent, cx) / std::max(value_energy_, 1e-300);
   return r;
 }
 

@@ -37,10 +37,25 @@ struct JointPcaResult {
 };
 
 // Joint PCA of [K_nope; V] (rows of the augmented maps `keys` [n_nope x d+1] and `values`
-// [n_v x d+1]) under the input moment. `query_moment` (Cq on the NoPE dims) is used by
-// kQueryWhitened and ignored by kTransMla.
-JointPcaResult JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
-                        int64_t rank, BalanceKind balance, double alpha);
+// [n_v x d+1]) under the input moment, for any balance multiplier alpha: what does not depend on
+// alpha is computed once. `query_moment` (Cq on the NoPE dims) is used by kQueryWhitened and
+// ignored by kTransMla. Keeps references to `keys`, `values` and `input`.
+class JointPca {
+ public:
+  JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
+           BalanceKind balance);
+  JointPcaResult Compute(int64_t rank, double alpha) const;
+
+ private:
+  const MatD& keys_;
+  const MatD& values_;
+  const InputMoment& input_;
+  MatD key_weight_, key_unweight_;
+  // The keys' scale is alpha * numerator / denominator (1 without keys).
+  double numerator_ = 1.0, denominator_ = 1.0;
+  bool whitened_ = false;
+  double key_energy_ = 0, value_energy_ = 0;
+};
 
 }  // namespace transmla::convert
 

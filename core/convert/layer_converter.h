@@ -2,6 +2,7 @@
 #define TRANSMLA_CORE_CONVERT_LAYER_CONVERTER_H_
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -22,12 +23,19 @@ class LayerConverter {
   // The K/V balance multipliers worth trying for a layer (calibration keeps the one whose block
   // output is closest to the original's); one value when there is nothing to choose.
   virtual std::vector<double> balance_candidates() const { return {1.0}; }
-  // Converts layer `index` given the second moment of its attention input (calibration tokens, or
-  // a weights-only prior) and a balance multiplier; adds what it measured (energy kept,
-  // errors...) to `report`. The balance moves only kv_a's latent rows and kv_b: a layer's
-  // candidates share q_proj, its bias and the k_pe rows (the value refit relies on it).
-  virtual absl::StatusOr<MlaLayer> Convert(int64_t index, const GqaLayer& source, const InputMoment& moment,
-                                           double balance, nlohmann::json* report) = 0;
+  // A source layer made ready for conversion: what its balance candidates share is computed once.
+  class Prepared {
+   public:
+    virtual ~Prepared() = default;
+    // The MLA weights for balance multiplier `balance`; adds what it measured (energy kept,
+    // errors...) to `report`. The balance moves only kv_a's latent rows and kv_b: a layer's
+    // candidates share q_proj, its bias and the k_pe rows (the value refit relies on it).
+    virtual absl::StatusOr<MlaLayer> Convert(double balance, nlohmann::json* report) const = 0;
+  };
+  // Prepares layer `index` given the second moment of its attention input (calibration tokens, or
+  // a weights-only prior). Keeps references to `source` and `moment`.
+  virtual absl::StatusOr<std::unique_ptr<Prepared>> Prepare(int64_t index, const GqaLayer& source,
+                                                            const InputMoment& moment) = 0;
 };
 
 }  // namespace transmla::convert
