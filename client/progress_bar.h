@@ -7,8 +7,9 @@
 
 namespace transmla::cli {
 
-// A one-line progress bar on stderr, drawn only when stderr is a terminal (pipes and logs stay
-// clean): label, bar, done/total, percent, rate and ETA.
+// Progress on stderr: label, done/total, percent, elapsed time and ETA. On a terminal, one line
+// redrawn with a bar; otherwise (pipes, job logs) a plain line at the first step, then at most
+// every 10 seconds and at the end, so a log shows how far a killed job got.
 class ProgressBar {
  public:
   explicit ProgressBar(std::string label);
@@ -19,9 +20,10 @@ class ProgressBar {
 
  private:
   std::string label_;
-  bool enabled_;
+  bool terminal_;
   bool drawn_ = false;
-  std::chrono::steady_clock::time_point start_;
+  int64_t logged_done_ = 0;
+  std::chrono::steady_clock::time_point start_, logged_at_;
 };
 
 }  // namespace transmla::cli

@@ -75,11 +75,15 @@ TEST(CliTest, ConvertWritesModelReportAndSummary) {
   EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
 }
 
-TEST(CliTest, DataFreeConversionWarns) {
+TEST(CliTest, DataFreeConversionWarnsAndLogsProgressToAPipe) {
   const std::filesystem::path out = MakeTempDir("cli_datafree") / "mla";
   const CommandResult r = Cli({"convert", "--model", BundledModelDir(), "--out", out, "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("data-free"), std::string::npos) << r.err;
+  // stderr is a pipe here: plain lines (first layer, then the end), no terminal redraws.
+  EXPECT_NE(r.err.find("convert: 1/5 20%"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("convert: 5/5 100%"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["calibration"]["mode"], "data-free");
 }
 
