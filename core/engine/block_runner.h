@@ -15,7 +15,8 @@ namespace transmla {
 
 // Runs single decoder blocks on hidden states held by the caller, as layerwise calibration does:
 // the block's input is not an embedding but the previous block's output, and only that one
-// block's weights need to be resident. MLA blocks run absorbed, as the engines serve them.
+// block's weights need to be resident. MLA blocks run as the engines serve them (absorbed on the
+// CPU; on the GPU, sequences of 64+ tokens take the expanded prompt path).
 class BlockRunner {
  public:
   virtual ~BlockRunner() = default;
