@@ -16,9 +16,16 @@ void PsdSqrt(const MatD& c, MatD* root, MatD* inv_root) {
   *inv_root = eig.vectors * ev.cwiseSqrt().cwiseInverse().asDiagonal() * eig.vectors.transpose();
 }
 
-double Energy(const MatD& rows, const InputMoment& m) {
-  if (m.diagonal) return (rows.array().square().rowwise() * m.moment.diagonal().transpose().array()).sum();
-  return (rows * m.moment * rows.transpose()).trace();
+// a * moment * b^T.
+MatD CrossMoment(const MatD& a, const MatD& b, const InputMoment& m) {
+  if (m.diagonal) return (a * m.moment.diagonal().asDiagonal()) * b.transpose();
+  return a * m.moment * b.transpose();
+}
+
+// E|x - up L x|^2 for x = rows_in x under the moment: tr(XX) - 2 tr(up LX) + tr(up LL up^T), given
+// XX = rows C rows^T, LX = L C rows^T and LL = L C L^T.
+double ResidualEnergy(const MatD& xx, const MatD& up, const MatD& lx, const MatD& ll) {
+  return xx.trace() - 2.0 * (up.array() * lx.transpose().array()).sum() + (up * ll * up.transpose()).trace();
 }
 
 }  // namespace
@@ -30,43 +37,54 @@ MatD Sandwich(const MatD& w, const InputMoment& m) {
 
 JointPca::JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
                    BalanceKind balance)
-    : keys_(keys), values_(values), input_(input) {
+    : values_(values) {
   const int64_t nk = keys.rows();
-  if (nk > 0) key_energy_ = Energy(keys, input);
-  value_energy_ = Energy(values, input);
+  kk_ = Sandwich(keys, input);
+  kv_ = CrossMoment(keys, values, input);
+  vv_ = Sandwich(values, input);
   key_weight_ = MatD::Identity(nk, nk);
   key_unweight_ = MatD::Identity(nk, nk);
-  if (nk == 0) return;
-  if (balance == BalanceKind::kQueryWhitened) {
+  if (nk > 0 && balance == BalanceKind::kQueryWhitened) {
     whitened_ = true;
     PsdSqrt(query_moment, &key_weight_, &key_unweight_);
-    const MatD weighted = key_weight_ * keys;
-    numerator_ = std::sqrt(Energy(values, input) / std::max(Energy(weighted, input), 1e-300));
+  }
+  weighted_keys_ = key_weight_ * keys;
+  wkkw_ = key_weight_ * kk_ * key_weight_.transpose();
+  wkv_ = key_weight_ * kv_;
+  if (nk == 0) return;
+  if (whitened_) {
+    numerator_ = std::sqrt(vv_.trace() / std::max(wkkw_.trace(), 1e-300));
   } else {
-    numerator_ = Sandwich(values, input).diagonal().cwiseMax(0).cwiseSqrt().mean();
-    denominator_ = std::max(Sandwich(keys, input).diagonal().cwiseMax(0).cwiseSqrt().mean(), 1e-300);
+    numerator_ = vv_.diagonal().cwiseMax(0).cwiseSqrt().mean();
+    denominator_ = std::max(kk_.diagonal().cwiseMax(0).cwiseSqrt().mean(), 1e-300);
   }
 }
 
 JointPcaResult JointPca::Compute(int64_t rank, double alpha) const {
-  const int64_t nk = keys_.rows();
-  const InputMoment& cx = input_;
-  double scale = 1.0;
-  if (nk > 0) scale = whitened_ ? alpha * numerator_ : alpha * numerator_ / denominator_;
-  MatD joint(nk + values_.rows(), keys_.cols());
-  joint.topRows(nk) = scale * key_weight_ * keys_;
-  joint.bottomRows(values_.rows()) = values_;
+  const int64_t nk = weighted_keys_.rows(), nv = values_.rows();
+  const double scale = nk > 0 ? alpha * numerator_ / denominator_ : 1.0;
+  // The joint moment of [scale Kw; V] from the blocks.
+  MatD joint_moment(nk + nv, nk + nv);
+  joint_moment.topLeftCorner(nk, nk) = scale * scale * wkkw_;
+  joint_moment.topRightCorner(nk, nv) = scale * wkv_;
+  joint_moment.bottomLeftCorner(nv, nk) = scale * wkv_.transpose();
+  joint_moment.bottomRightCorner(nv, nv) = vv_;
 
-  const SymmetricEigen eig = DecomposeSymmetric(Sandwich(joint, cx));
+  const SymmetricEigen eig = DecomposeSymmetric(joint_moment);
   const MatD top = eig.vectors.rightCols(rank).rowwise().reverse();  // largest first
+  const MatD top_keys = top.topRows(nk), top_values = top.bottomRows(nv);
   JointPcaResult r;
-  r.latent = top.transpose() * joint;
-  r.key_up = key_unweight_ * top.topRows(nk) / scale;
-  r.value_up = top.bottomRows(values_.rows());
+  r.latent = scale * top_keys.transpose() * weighted_keys_ + top_values.transpose() * values_;
+  r.key_up = key_unweight_ * top_keys / scale;
+  r.value_up = top_values;
   const double total = eig.values.sum();
   r.energy_kept = total > 0 ? eig.values.tail(rank).sum() / total : 1.0;
-  if (nk > 0) r.key_relative_error = Energy(keys_ - r.key_up * r.latent, cx) / std::max(key_energy_, 1e-300);
-  r.value_relative_error = Energy(values_ - r.value_up * r.latent, cx) / std::max(value_energy_, 1e-300);
+  // Moments of the latent L = top^T [scale Kw; V]: L C L^T, L C K^T and L C V^T.
+  const MatD ll = top.transpose() * joint_moment * top;
+  const MatD lk = scale * top_keys.transpose() * key_weight_ * kk_ + top_values.transpose() * kv_.transpose();
+  const MatD lv = scale * top_keys.transpose() * wkv_ + top_values.transpose() * vv_;
+  if (nk > 0) r.key_relative_error = ResidualEnergy(kk_, r.key_up, lk, ll) / std::max(kk_.trace(), 1e-300);
+  r.value_relative_error = ResidualEnergy(vv_, r.value_up, lv, ll) / std::max(vv_.trace(), 1e-300);
   return r;
 }
 

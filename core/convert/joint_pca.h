@@ -37,9 +37,11 @@ struct JointPcaResult {
 };
 
 // Joint PCA of [K_nope; V] (rows of the augmented maps `keys` [n_nope x d+1] and `values`
-// [n_v x d+1]) under the input moment, for any balance multiplier alpha: what does not depend on
-// alpha is computed once. `query_moment` (Cq on the NoPE dims) is used by kQueryWhitened and
-// ignored by kTransMla. Keeps references to `keys`, `values` and `input`.
+// [n_v x d+1]) under the input moment, for any balance multiplier alpha. The second moments of the
+// keys and values and their cross moment are computed once; each alpha then assembles the joint
+// moment and measures its errors from them, without another pass over the d+1 input dims.
+// `query_moment` (Cq on the NoPE dims) is used by kQueryWhitened and ignored by kTransMla. Keeps
+// a reference to `values`.
 class JointPca {
  public:
   JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
@@ -47,14 +49,14 @@ class JointPca {
   JointPcaResult Compute(int64_t rank, double alpha) const;
 
  private:
-  const MatD& keys_;
   const MatD& values_;
-  const InputMoment& input_;
+  MatD weighted_keys_;             // key_weight K
   MatD key_weight_, key_unweight_;
+  MatD kk_, kv_, vv_;              // K C K^T, K C V^T, V C V^T
+  MatD wkkw_, wkv_;                // the same for the weighted keys
   // The keys' scale is alpha * numerator / denominator (1 without keys).
   double numerator_ = 1.0, denominator_ = 1.0;
   bool whitened_ = false;
-  double key_energy_ = 0, value_energy_ = 0;
 };
 
 }  // namespace transmla::convert
