@@ -90,14 +90,17 @@ absl::Status JobQueue::Cancel(const std::string& job_id) {
       }
       live_[job_id].progress.stage = "cancelled";
       BumpLocked();
-    } else if (auto live = live_.find(job_id); live != live_.end() && live->second.running) {
-      live->second.stop->store(static_cast<int>(StopReason::kClient));
-      live->second.progress.cancel_requested = true;
-      BumpLocked();
-      return absl::OkStatus();
     } else {
       absl::StatusOr<JobRecord> job = store_->Get(job_id);
       if (!job.ok()) return job.status();
+      // A worker still finishing (hashing, bookkeeping) a job already recorded as ended does not
+      // take the cancel.
+      if (auto live = live_.find(job_id); live != live_.end() && live->second.running && !IsTerminal(job->state)) {
+        live->second.stop->store(static_cast<int>(StopReason::kClient));
+        live->second.progress.cancel_requested = true;
+        BumpLocked();
+        return absl::OkStatus();
+      }
       if (job->state == JobState::kCancelled) return absl::OkStatus();
       return absl::FailedPreconditionError(
           fmt::format("job {} is {} and cannot be cancelled", job_id, JobStateName(job->state)));
