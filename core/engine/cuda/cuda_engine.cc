@@ -1,5 +1,6 @@
 #include "core/engine/cuda/cuda_engine.h"
 
+#include "absl/cleanup/cleanup.h"
 #include "core/engine/cuda/cuda_block_runner.h"
 #include "core/engine/cuda/cuda_model.h"
 #include "core/engine/cuda/cuda_sequence.h"
@@ -176,14 +177,18 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
   std::vector<int32_t> ids, out_rows;
   std::vector<AttentionSlice> slices;
   std::vector<CudaSequence*> owners;
+  // A step that fails leaves every sequence as it was, its reserved tokens released.
+  bool committed = false;
+  const absl::Cleanup release = [&] {
+    if (!committed) {
+      for (CudaSequence* s : owners) s->Truncate(s->length());
+    }
+  };
   for (const ForwardStep& step : steps) {
     auto* seq = static_cast<CudaSequence*>(step.sequence);
     const int64_t count = static_cast<int64_t>(step.tokens.size());
-    if (absl::Status reserved = seq->Reserve(count); !reserved.ok()) {
-      for (CudaSequence* s : owners) s->Truncate(s->length());
-      return reserved;
-    }
     owners.push_back(seq);
+    RETURN_IF_ERROR(seq->Reserve(count));
     slices.push_back({static_cast<int32_t>(ids.size()), static_cast<int32_t>(count), static_cast<int32_t>(seq->length())});
     for (int64_t t = 0; t < count; ++t) {
       if (step.all_logits || t == count - 1) out_rows.push_back(static_cast<int32_t>(ids.size()));
@@ -219,6 +224,7 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
     row += n;
     owners[i]->Commit(static_cast<int64_t>(steps[i].tokens.size()));
   }
+  committed = true;
   return absl::OkStatus();
 }
 
