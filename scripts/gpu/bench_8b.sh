@@ -42,5 +42,5 @@ awk 'BEGIN { RS = ""; ORS = "" }
 "$build/client/transmla" convert --model "$calibrated_source" --out "$models/llama3-8b-mla-calibrated" \
   --kv-lora-rank 512 --qk-rope-head-dim 64 --dtype bf16 --calibration "$out/calibration_text.txt" \
   --calibration-samples "${CALIBRATION_SAMPLES:-128}" --calibration-length "${CALIBRATION_LENGTH:-256}" \
-  --calibration-device cuda --force | tee "$out/convert_calibrated.txt"
+  --calibration-device cuda --force 2>&1 | tee "$out/convert_calibrated.txt"
 cp "$models/llama3-8b-mla-calibrated/conversion_report.json" "$out/convert_calibrated_report.json"
