@@ -42,15 +42,16 @@ JointPca::JointPca(const MatD& keys, const MatD& values, const InputMoment& inpu
   kk_ = Sandwich(keys, input);
   kv_ = CrossMoment(keys, values, input);
   vv_ = Sandwich(values, input);
-  key_weight_ = MatD::Identity(nk, nk);
+  MatD key_weight = MatD::Identity(nk, nk);
   key_unweight_ = MatD::Identity(nk, nk);
   if (nk > 0 && balance == BalanceKind::kQueryWhitened) {
     whitened_ = true;
-    PsdSqrt(query_moment, &key_weight_, &key_unweight_);
+    PsdSqrt(query_moment, &key_weight, &key_unweight_);
   }
-  weighted_keys_ = key_weight_ * keys;
-  wkkw_ = key_weight_ * kk_ * key_weight_.transpose();
-  wkv_ = key_weight_ * kv_;
+  weighted_keys_ = key_weight * keys;
+  wkk_ = key_weight * kk_;
+  wkkw_ = wkk_ * key_weight.transpose();
+  wkv_ = key_weight * kv_;
   if (nk == 0) return;
   if (whitened_) {
     numerator_ = std::sqrt(vv_.trace() / std::max(wkkw_.trace(), 1e-300));
@@ -79,9 +80,10 @@ JointPcaResult JointPca::Compute(int64_t rank, double alpha) const {
   r.value_up = top_values;
   const double total = eig.values.sum();
   r.energy_kept = total > 0 ? eig.values.tail(rank).sum() / total : 1.0;
-  // Moments of the latent L = top^T [scale Kw; V]: L C L^T, L C K^T and L C V^T.
-  const MatD ll = top.transpose() * joint_moment * top;
-  const MatD lk = scale * top_keys.transpose() * key_weight_ * kk_ + top_values.transpose() * kv_.transpose();
+  // Moments of the latent L = top^T [scale Kw; V]: L C L^T (the top eigenvalues, since top holds
+  // eigenvectors of the joint moment), L C K^T and L C V^T.
+  const MatD ll = eig.values.tail(rank).reverse().asDiagonal();
+  const MatD lk = scale * top_keys.transpose() * wkk_ + top_values.transpose() * kv_.transpose();
   const MatD lv = scale * top_keys.transpose() * wkv_ + top_values.transpose() * vv_;
   if (nk > 0) r.key_relative_error = ResidualEnergy(kk_, r.key_up, lk, ll) / std::max(kk_.trace(), 1e-300);
   r.value_relative_error = ResidualEnergy(vv_, r.value_up, lv, ll) / std::max(vv_.trace(), 1e-300);

@@ -51,9 +51,9 @@ class JointPca {
  private:
   const MatD& values_;
   MatD weighted_keys_;             // key_weight K
-  MatD key_weight_, key_unweight_;
+  MatD key_unweight_;
   MatD kk_, kv_, vv_;              // K C K^T, K C V^T, V C V^T
-  MatD wkkw_, wkv_;                // the same for the weighted keys
+  MatD wkk_, wkkw_, wkv_;          // Kw C K^T, Kw C Kw^T, Kw C V^T
   // The keys' scale is alpha * numerator / denominator (1 without keys).
   double numerator_ = 1.0, denominator_ = 1.0;
   bool whitened_ = false;

@@ -63,6 +63,15 @@ class CudaEngineTest : public ::testing::Test {
 const std::vector<int32_t> kStory = {1,   403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 290, 395, 317,
                                      426, 317, 306, 266, 267, 337, 335, 311, 357, 426, 338, 286, 393, 426};
 
+// The largest absolute difference between two steps' logits.
+double MaxDifference(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
+  double max_diff = 0;
+  for (size_t s = 0; s < a.size(); ++s) {
+    for (size_t i = 0; i < a[s].size(); ++i) max_diff = std::max<double>(max_diff, std::abs(a[s][i] - b[s][i]));
+  }
+  return max_diff;
+}
+
 TEST_F(CudaEngineTest, LogitsMatchTheCpuEngineWithinFloatRounding) {
   EXPECT_EQ(gpu_.engine->device().rfind("cuda:", 0), 0u);
   auto seq_g = gpu_.engine->NewSequence();
@@ -71,20 +80,9 @@ TEST_F(CudaEngineTest, LogitsMatchTheCpuEngineWithinFloatRounding) {
   ASSERT_TRUE(gpu_.engine->Forward({{seq_g.get(), kStory, true}}, &lg).ok());
   ASSERT_TRUE(cpu_.engine->Forward({{seq_c.get(), kStory, true}}, &lc).ok());
   ASSERT_EQ(lg[0].size(), lc[0].size());
-  double max_diff = 0;
-  for (size_t i = 0; i < lg[0].size(); ++i) max_diff = std::max<double>(max_diff, std::abs(lg[0][i] - lc[0][i]));
-  EXPECT_LT(max_diff, 1e-3);
+  EXPECT_LT(MaxDifference(lg, lc), 1e-3);
   EXPECT_EQ(gpu_.engine->KvBytesPerToken(), cpu_.engine->KvBytesPerToken());
   EXPECT_EQ(seq_g->length(), static_cast<int64_t>(kStory.size()));
-}
-
-// The largest absolute difference between two steps' logits.
-double MaxDifference(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
-  double max_diff = 0;
-  for (size_t s = 0; s < a.size(); ++s) {
-    for (size_t i = 0; i < a[s].size(); ++i) max_diff = std::max<double>(max_diff, std::abs(a[s][i] - b[s][i]));
-  }
-  return max_diff;
 }
 
 TEST_F(CudaEngineTest, MlaConversionsMatchTheCpuEngineInF32) {

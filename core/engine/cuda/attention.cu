@@ -471,16 +471,11 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
     CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
     CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, device));
   }
-  host_slices_ = slices;
   const int64_t group = layout.heads / layout.kv_heads;
   const int64_t dv_padded = (layout.value_dim + 15) / 16 * 16;
   const int max_rows = cache_type == GpuType::kF32 ? 64 : (dv_padded >= 256 || layout.key_dim >= 384 ? 32 : 64);
   int64_t widest = 0;
-  rows_ = 0;
-  for (const AttentionSlice& s : slices) {
-    widest = std::max<int64_t>(widest, s.count * group);
-    rows_ = std::max<int64_t>(rows_, s.row_begin + s.count);
-  }
+  for (const AttentionSlice& s : slices) widest = std::max<int64_t>(widest, s.count * group);
   // 16, 32 or 64 rows: the tensor-core kernel is compiled for these.
   tile_rows_ = 16;
   while (tile_rows_ < max_rows && tile_rows_ < widest) tile_rows_ *= 2;

@@ -49,8 +49,7 @@ class AttentionPlan {
   AttentionLayout layout_;
   GpuType cache_type_ = GpuType::kF32;
   int tile_rows_ = 0, multiprocessors_ = 0;
-  int64_t blocks_ = 0, tiles_ = 0, partial_slots_ = 0, rows_ = 0;
-  std::vector<AttentionSlice> host_slices_;
+  int64_t blocks_ = 0, tiles_ = 0, partial_slots_ = 0;
   DeviceBuffer slices_, tiles_table_, blocks_table_, partial_out_, partial_max_, partial_sum_;
 };
 

@@ -15,14 +15,12 @@ namespace {
 constexpr int64_t kPromptMinTokens = 64;
 constexpr size_t kMaxExpandedBytes = size_t{1} << 30;  // prompts beyond this take the absorbed path
 
-int64_t Padded(int64_t dims, GpuType type) { return type == GpuType::kF32 ? dims : (dims + 15) / 16 * 16; }
-
 }  // namespace
 
 // Per token, per head: [k_nope | k_pe | zero padding] then [v | zero padding].
 AttentionLayout MlaPromptLayout(const ModelConfig& c, GpuType type, float scale) {
-  const int64_t h = c.num_attention_heads, key = Padded(c.qk_nope_head_dim + c.qk_rope_head_dim, type);
-  const int64_t head = key + Padded(c.v_head_dim, type);
+  const int64_t h = c.num_attention_heads, key = PaddedDims(c.qk_nope_head_dim + c.qk_rope_head_dim, type);
+  const int64_t head = key + PaddedDims(c.v_head_dim, type);
   return {h, h, key, c.v_head_dim, h * head, head, key, head, key, scale};
 }
 

@@ -18,8 +18,7 @@ CudaEngine::CudaEngine(const ModelConfig& config, GpuType type, int64_t max_kv_b
   const int64_t hd = config.head_dim, kv = config.num_key_value_heads * hd;
   if (mla()) {
     const int64_t key = config.kv_lora_rank + config.qk_rope_head_dim;
-    // Tensor-core tiles need 16-dim multiples; the padding stays zero in cache and query.
-    const int64_t padded = type == GpuType::kF32 ? key : (key + 15) / 16 * 16;
+    const int64_t padded = PaddedDims(key, type);
     const float scale =
         static_cast<float>(1.0 / std::sqrt(static_cast<double>(config.qk_nope_head_dim + config.qk_rope_head_dim)));
     layout_ = {config.num_attention_heads, 1, padded, config.kv_lora_rank, padded, 0, 0, 0, padded, scale};
