@@ -145,10 +145,30 @@ struct TileStrides {
 
 // Warps that compute one score tile: QK^T has (M/16)(N/16) 16x16 tiles; when that is fewer than the
 // block's warps, groups of warps split the key dims and the softmax adds their partial scores.
-__host__ __device__ inline int ScoreGroups(int tile_rows) {
+__host__ __device__ inline int ScoreGroups(int tile_rows, int warps) {
   const int tiles = (tile_rows / 16) * (kTileTokens / 16);
-  return tiles >= kAttentionWarps ? 1 : kAttentionWarps / tiles;
+  return tiles >= warps ? 1 : warps / tiles;
 }
+
+// Thread threadIdx.x's walk over the 16-byte chunks of a [rows x chunks] tile, chunk i = threadIdx.x
+// + i blockDim.x, stepped without a division per chunk (the divisor is a runtime dim).
+struct ChunkWalk {
+  int chunks, row, col, row_step, col_step;
+  __device__ explicit ChunkWalk(int chunks_per_row)
+      : chunks(chunks_per_row),
+        row(threadIdx.x / chunks_per_row),
+        col(threadIdx.x % chunks_per_row),
+        row_step(blockDim.x / chunks_per_row),
+        col_step(blockDim.x % chunks_per_row) {}
+  __device__ void Next() {
+    row += row_step;
+    col += col_step;
+    if (col >= chunks) {
+      col -= chunks;
+      ++row;
+    }
+  }
+};
 
 __host__ __device__ inline bool ValueInKey(const AttentionLayout& l) {
   return l.kv_heads == 1 && l.key_head_stride == 0 && l.value_offset == 0;
@@ -157,10 +177,10 @@ __host__ __device__ inline bool ValueInKey(const AttentionLayout& l) {
 // 16-bit caches: a tile of 16 kMTiles items against kTileTokens positions at a time on tensor cores
 // (mma.m16n8k16, FP32 accumulate), the next positions loading asynchronously meanwhile. Scores and
 // probabilities pass through shared memory; the output accumulates in registers, warp w owning the
-// 8-column tiles w, w + 8, ... (kNPerWarp of them). The MLA latent row serves as key and value, so
-// each sequence's cache is read once for all heads.
-template <typename T, int kMTiles, int kNPerWarp>
-__global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKernel(KernelArgs a) {
+// 8-column tiles w, w + kWarps, ... (kNPerWarp of them). The MLA latent row serves as key and value,
+// so each sequence's cache is read once for all heads.
+template <typename T, int kMTiles, int kNPerWarp, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(KernelArgs a) {
   extern __shared__ __align__(128) unsigned char smem[];
   constexpr int M = 16 * kMTiles, N = kTileTokens;
   const BlockWork block = a.blocks[blockIdx.x];
@@ -170,7 +190,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
   const bool v_in_k = ValueInKey(l);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, threads = blockDim.x;
   const TileStrides ld(Dk, Dv);
-  const int groups = ScoreGroups(M);
+  const int groups = ScoreGroups(M, kWarps);
 
   T* qs = reinterpret_cast<T*>(smem);
   T* ks = qs + M * ld.q;                                                    // 2 x [N x Dk]
@@ -199,9 +219,10 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
     row_sum[k] = 0;
   }
 
-  auto load_rows = [&](T* dst_tile, int stride, int64_t offset, int width, int t0) {
-    for (int idx = threadIdx.x; idx < N * (width / kVec); idx += threads) {
-      const int n = idx / (width / kVec), c = idx % (width / kVec) * kVec;
+  const ChunkWalk key_walk(Dk / kVec), value_walk(Dv / kVec);
+  auto load_rows = [&](T* dst_tile, int stride, int64_t offset, ChunkWalk walk, int t0) {
+    for (; walk.row < N; walk.Next()) {
+      const int n = walk.row, c = walk.col * kVec;
       T* dst = dst_tile + n * stride + c;
       if (t0 + n < block.kv_end) {
         __pipeline_memcpy_async(dst, cache + static_cast<int64_t>(t0 + n) * l.token_stride + offset + c, 16);
@@ -211,8 +232,8 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
     }
   };
   auto load_tile = [&](int t0, int buffer) {
-    load_rows(ks + buffer * N * ld.k, ld.k, tile.kv_head * l.key_head_stride, Dk, t0);
-    if (!v_in_k) load_rows(vs + buffer * N * ld.v, ld.v, l.value_offset + tile.kv_head * l.value_head_stride, Dv, t0);
+    load_rows(ks + buffer * N * ld.k, ld.k, tile.kv_head * l.key_head_stride, key_walk, t0);
+    if (!v_in_k) load_rows(vs + buffer * N * ld.v, ld.v, l.value_offset + tile.kv_head * l.value_head_stride, value_walk, t0);
     __pipeline_commit();
   };
 
@@ -243,7 +264,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
     const T* vt = v_in_k ? kt : vs + buffer * N * ld.v;
     const int ldv = v_in_k ? ld.k : ld.v;
 
-    for (int w = warp; w < score_tiles * groups; w += kAttentionWarps) {
+    for (int w = warp; w < score_tiles * groups; w += kWarps) {
       const int f = w % score_tiles, g = w / score_tiles;
       const int mi = f / (N / 16), ni = f % (N / 16);
       Accumulator left = {{0, 0, 0, 0}}, right = {{0, 0, 0, 0}};
@@ -316,7 +337,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
       const T* v_rows = vt + kk * 16 * ldv;
 #pragma unroll
       for (int j = 0; j < kNPerWarp; j += 2) {
-        const int first = warp + 8 * j, second = warp + 8 * (j + 1);
+        const int first = warp + kWarps * j, second = warp + kWarps * (j + 1);
         if (first >= value_tiles) break;
         const bool pair = j + 1 < kNPerWarp && second < value_tiles;
         uint32_t vb[4];
@@ -344,7 +365,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) TensorCoreAttentionKerne
       const float inv = split ? 1.0f : (row_sum[k] > 0 ? 1.0f / row_sum[k] : 0.0f);
 #pragma unroll
       for (int j = 0; j < kNPerWarp; ++j) {
-        const int column_tile = warp + 8 * j;
+        const int column_tile = warp + kWarps * j;
         if (column_tile >= value_tiles) break;
         for (int e = 0; e < 2; ++e) {
           const int c = column_tile * 8 + 2 * (lane % 4) + e;
@@ -405,56 +426,72 @@ __global__ void CombineKernel(KernelArgs a, Out* out) {
   }
 }
 
-size_t SharedBytes(const AttentionLayout& l, int tile_rows, size_t elem) {
+size_t SharedBytes(const AttentionLayout& l, int tile_rows, int warps, size_t elem) {
   const int dv = static_cast<int>((l.value_dim + 15) / 16 * 16);
   const TileStrides ld(static_cast<int>(l.key_dim), dv);
   const size_t m = static_cast<size_t>(tile_rows), n = kTileTokens;
   return elem * (m * ld.q + 2 * n * ld.k + (ValueInKey(l) ? 0 : 2 * n * ld.v) + m * ld.p) +
-         4 * (ScoreGroups(tile_rows) * m * ld.s + 4 * m);
+         4 * (ScoreGroups(tile_rows, warps) * m * ld.s + 4 * m);
 }
 
 using AttentionKernel = void (*)(KernelArgs);
 
-template <typename T, int kMTiles>
+template <typename T, int kMTiles, int kWarps>
 AttentionKernel KernelFor(int n_per_warp) {
   switch (n_per_warp) {
-    case 1: return TensorCoreAttentionKernel<T, kMTiles, 1>;
-    case 2: return TensorCoreAttentionKernel<T, kMTiles, 2>;
-    case 4: return TensorCoreAttentionKernel<T, kMTiles, 4>;
+    case 1: return TensorCoreAttentionKernel<T, kMTiles, 1, kWarps>;
+    case 2: return TensorCoreAttentionKernel<T, kMTiles, 2, kWarps>;
+    case 4: return TensorCoreAttentionKernel<T, kMTiles, 4, kWarps>;
     case 8:
-      if constexpr (kMTiles <= 2) return TensorCoreAttentionKernel<T, kMTiles, 8>;
+      if constexpr (kMTiles <= 2 && kWarps == 8) return TensorCoreAttentionKernel<T, kMTiles, 8, kWarps>;
       return nullptr;
     default: return nullptr;
   }
 }
 
+template <typename T, int kWarps>
+AttentionKernel KernelFor(int tile_rows, int64_t value_dim) {
+  const int64_t value_tiles = (value_dim + 15) / 16 * 2;
+  int n_per_warp = 1;
+  while (n_per_warp * kWarps < value_tiles) n_per_warp *= 2;
+  switch (tile_rows) {
+    case 16: return KernelFor<T, 1, kWarps>(n_per_warp);
+    case 32: return KernelFor<T, 2, kWarps>(n_per_warp);
+    case 64: return KernelFor<T, 4, kWarps>(n_per_warp);
+    default: return nullptr;
+  }
+}
+
+// 8 warps per block, or 16 where shared memory leaves room for only one block per multiprocessor
+// (MLA's 576-dim tiles): two warps per scheduler could not hide the mma and load latencies.
 template <typename T>
 absl::Status LaunchTensorCore(const KernelArgs& args, int64_t blocks, cudaStream_t stream) {
-  const int64_t value_tiles = (args.layout.value_dim + 15) / 16 * 2;
-  int n_per_warp = 1;
-  while (n_per_warp * kAttentionWarps < value_tiles) n_per_warp *= 2;
-  AttentionKernel kernel = nullptr;
-  switch (args.tile_rows) {
-    case 16: kernel = KernelFor<T, 1>(n_per_warp); break;
-    case 32: kernel = KernelFor<T, 2>(n_per_warp); break;
-    case 64: kernel = KernelFor<T, 4>(n_per_warp); break;
+  int device = 0, limit = 0, per_multiprocessor = 0;
+  CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&per_multiprocessor, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+  int warps = kAttentionWarps;
+  size_t bytes = SharedBytes(args.layout, args.tile_rows, warps, sizeof(T));
+  constexpr size_t kReservedPerBlock = 1024;  // the driver's share of each block's shared memory
+  const size_t wide_bytes = SharedBytes(args.layout, args.tile_rows, 2 * kAttentionWarps, sizeof(T));
+  if (2 * (bytes + kReservedPerBlock) > static_cast<size_t>(per_multiprocessor) && wide_bytes <= static_cast<size_t>(limit)) {
+    warps = 2 * kAttentionWarps;
+    bytes = wide_bytes;
   }
+  AttentionKernel kernel = warps == kAttentionWarps ? KernelFor<T, kAttentionWarps>(args.tile_rows, args.layout.value_dim)
+                                                    : KernelFor<T, 2 * kAttentionWarps>(args.tile_rows, args.layout.value_dim);
   if (kernel == nullptr) {
     return absl::InvalidArgumentError(fmt::format(
         "16-bit attention supports value dims up to 512 (got {} for tiles of {} rows); use --gpu-dtype f32",
         args.layout.value_dim, args.tile_rows));
   }
-  const size_t bytes = SharedBytes(args.layout, args.tile_rows, sizeof(T));
-  int device = 0, limit = 0;
-  CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
   if (bytes > static_cast<size_t>(limit)) {
     return absl::InvalidArgumentError(fmt::format(
         "16-bit attention over key dim {} and value dim {} needs {} bytes of shared memory per block, the GPU has {}; "
         "use --gpu-dtype f32", args.layout.key_dim, args.layout.value_dim, bytes, limit));
   }
   CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-  kernel<<<static_cast<unsigned>(blocks), kAttentionWarps * 32, bytes, stream>>>(args);
+  kernel<<<static_cast<unsigned>(blocks), warps * 32, bytes, stream>>>(args);
   return absl::OkStatus();
 }
 
