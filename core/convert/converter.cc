@@ -22,6 +22,7 @@
 #include "core/io/safetensors.h"
 #include "core/io/tensor_store.h"
 #include "core/util/mapped_file.h"
+#include "core/util/phase_seconds.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -182,20 +183,24 @@ class Conversion {
       return absl::OkStatus();
     };
     const std::string p = fmt::format("model.layers.{}.", i);
+    PhaseSeconds seconds;
+    PhaseSeconds::Clock::time_point t = PhaseSeconds::Clock::now();
     ASSIGN_OR_RETURN(GqaLayer gqa, ReadGqaLayer(store_, config_, i));
     ASSIGN_OR_RETURN(VecD input_norm, ReadVector(store_, p + "input_layernorm.weight", config_.hidden_size));
     const InputMoment moment =
         calibration != nullptr ? calibration->Moment(input_norm, config_.rms_norm_eps) : PriorMoment(input_norm);
     std::vector<double> candidates = converter_->balance_candidates();
     if (calibration == nullptr) candidates.resize(1);
+    const bool refit = calibration != nullptr && options_.mode == Mode::kDeepseek && options_.deepseek.refit_values;
+    const cpu::Mat normed = refit ? calibration->NormedInput(input_norm, config_.rms_norm_eps) : cpu::Mat();
+    t = seconds.Add("read_and_moments", t);
 
     // With calibration, the candidate whose block output is closest to the original block's wins.
     std::optional<cpu::Mat> reference;
     if (candidates.size() > 1) {
       ASSIGN_OR_RETURN(reference, calibration->Run(config_, store_, i));
+      t = seconds.Add("block_runs", t);
     }
-    const bool refit = calibration != nullptr && options_.mode == Mode::kDeepseek && options_.deepseek.refit_values;
-    const cpu::Mat normed = refit ? calibration->NormedInput(input_norm, config_.rms_norm_eps) : cpu::Mat();
     nlohmann::json report, errors = nlohmann::json::object();
     MlaLayer best;
     cpu::Mat best_output;  // the kept candidate's block output: where the calibration stream goes next
@@ -207,6 +212,7 @@ class Conversion {
       RETURN_IF_ERROR(check());
       nlohmann::json candidate_report = {{"layer", i}};
       ASSIGN_OR_RETURN(MlaLayer mla, prepared->Convert(balance, &candidate_report));
+      t = seconds.Add("conversion", t);
       RETURN_IF_ERROR(check());
       if (refit) {
         if (!refit_inputs) {
@@ -217,17 +223,20 @@ class Conversion {
         const RefitResult r =
             RefitValueUpProjection(config_, layout_.shape, normed, calibration->slices(), *refit_inputs, &mla);
         candidate_report["value_refit_output_error"] = {{"before", r.error_before}, {"after", r.error_after}};
+        t = seconds.Add("value_refit", t);
       }
       if (options_.mode == Mode::kDeepseek && options_.deepseek.q_lora_rank > 0) {
         candidate_report["query_energy_kept"] = CompressQueries(moment, options_.deepseek.q_lora_rank, &mla);
       }
       FoldNorms(input_norm, &mla, &candidate_report);
+      t = seconds.Add("conversion", t);
       cpu::Mat output;
       double error = 0;
       if (calibration != nullptr) {
         RETURN_IF_ERROR(check());
         const CalibrationBlock block = BuildCalibrationBlock(i, mla);
         ASSIGN_OR_RETURN(output, calibration->Run(block.config, block.store, i));
+        t = seconds.Add("block_runs", t);
         if (reference) {
           error = (output - *reference).squaredNorm() / reference->squaredNorm();
           errors[fmt::format("{}", balance)] = error;
@@ -257,6 +266,8 @@ class Conversion {
     RETURN_IF_ERROR(check());
     if (calibration != nullptr) calibration->Advance(std::move(best_output));
     DropSourcePages(p);
+    seconds.Add("write", t);
+    report["seconds"] = seconds.ToJson();
     return report;
   }
 

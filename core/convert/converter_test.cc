@@ -131,6 +131,13 @@ TEST(DeepseekConversionTest, CalibrationDeviceIsCheckedBeforeAnyWork) {
   absl::StatusOr<nlohmann::json> report = ConvertModel(BundledModelDir(), dir / "cpu", options);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ((*report)["calibration"]["device"], "cpu");
+  // Each layer says where its time went: the candidates' block runs, their conversion and refit.
+  for (const nlohmann::json& layer : (*report)["layers"]) {
+    for (const char* phase : {"read_and_moments", "block_runs", "conversion", "value_refit", "write"}) {
+      ASSERT_TRUE(layer["seconds"].contains(phase)) << phase << " in " << layer["seconds"];
+      EXPECT_GE(layer["seconds"][phase].get<double>(), 0.0) << phase;
+    }
+  }
 }
 
 TEST(ExactConversionTest, RejectsUnsupportedArchitectureAndMissingTensors) {

@@ -24,14 +24,13 @@ void RopeRows(Mat* x, int64_t offset, int64_t heads, int64_t stride, const Frequ
   }
 }
 
-// Causal softmax attention weights of queries `q` against keys `k` (both [n x dim]).
-Mat CausalWeights(const Mat& q, const Mat& k, float scale) {
-  Mat p = (q * k.transpose()) * scale;
-  for (int64_t i = 0; i < p.rows(); ++i) {
-    for (int64_t j = i + 1; j < p.cols(); ++j) p(i, j) = -INFINITY;
-    cpu::SoftmaxInPlace(p.row(i).data(), p.cols());
+// Causal softmax attention weights of queries `q` against keys `k` (both [n x dim]) into `p`.
+void CausalWeights(const Mat& q, const Mat& k, float scale, Mat* p) {
+  p->noalias() = (q * k.transpose()) * scale;
+  for (int64_t i = 0; i < p->rows(); ++i) {
+    for (int64_t j = i + 1; j < p->cols(); ++j) (*p)(i, j) = -INFINITY;
+    cpu::SoftmaxInPlace(p->row(i).data(), p->cols());
   }
-  return p;
 }
 
 Mat Project(const Mat& x, const MatD& w, const std::optional<VecD>& bias) {
@@ -62,8 +61,9 @@ RefitInputs PrepareValueRefit(const ModelConfig& source, const GqaLayer& origina
     Mat outputs(x.rows(), n_h * d_h);
     for (int64_t h = 0; h < n_h; ++h) {
       const int64_t g = h / group;
-      const Mat p_orig = CausalWeights(q_orig.middleCols(h * d_h, d_h), k_orig.middleCols(g * d_h, d_h),
-                                       1.0f / std::sqrt(static_cast<float>(d_h)));
+      Mat p_orig;
+      CausalWeights(q_orig.middleCols(h * d_h, d_h), k_orig.middleCols(g * d_h, d_h),
+                    1.0f / std::sqrt(static_cast<float>(d_h)), &p_orig);
       const Mat o = p_orig * v_orig.middleCols(g * d_h, d_h);
       outputs.middleCols(h * d_h, d_h) = o;
     }
@@ -89,24 +89,38 @@ RefitResult RefitValueUpProjection(const ModelConfig& source, const MlaShape& sh
   if (mla->kv_a_bias) latent_bias = mla->kv_a_bias->head(rank);
   const Mat kv_b = mla->kv_b.cast<float>();
 
+  std::vector<Mat> latents;
+  for (const cpu::SequenceSlice& s : sequences) {
+    latents.push_back(Project(normed_input.middleRows(s.row_begin, s.count), latent_rows, latent_bias));
+  }
   std::vector<Eigen::MatrixXd> gram(n_h, Eigen::MatrixXd::Zero(rank, rank));
   std::vector<Eigen::MatrixXd> cross(n_h, Eigen::MatrixXd::Zero(v_dim, rank));
   std::vector<double> target_energy(n_h, 0.0);
-  for (size_t i = 0; i < sequences.size(); ++i) {
-    const Mat x = normed_input.middleRows(sequences[i].row_begin, sequences[i].count);
-    const Mat c = Project(x, latent_rows, latent_bias);
-    const Mat& q_conv = inputs.queries[i];
+  // Heads in parallel (their products, a few hundred wide, are too small for Eigen's own threads),
+  // each thread reusing its buffers across sequences. Per head the sequences add up in order, so
+  // the result does not depend on the thread count.
+#pragma omp parallel
+  {
+    Mat o, k_nope, q_full, k_full, p, m, m_m(rank, rank), o_m(v_dim, rank);
+#pragma omp for schedule(dynamic, 1)
     for (int64_t h = 0; h < n_h; ++h) {
-      const Mat o = inputs.original_outputs[i].middleCols(h * d_h, d_h);  // contiguous: Eigen rounds products of strided blocks differently
-      const Mat k_nope = c * kv_b.middleRows(h * (nope + v_dim), nope).transpose();
-      Mat q_full(x.rows(), nope + rope), k_full(x.rows(), nope + rope);
-      q_full << q_conv.middleCols(h * qk, nope), q_conv.middleCols(h * qk + nope, rope);
-      k_full << k_nope, inputs.rope_keys[i];
-      const Mat p_conv = CausalWeights(q_full, k_full, 1.0f / std::sqrt(static_cast<float>(qk)));
-      const Mat m = p_conv * c;
-      gram[h] += (m.transpose() * m).cast<double>();
-      cross[h] += (o.transpose() * m).cast<double>();
-      target_energy[h] += o.squaredNorm();
+      for (size_t i = 0; i < sequences.size(); ++i) {
+        const Mat& c = latents[i];
+        const Mat& q_conv = inputs.queries[i];
+        o = inputs.original_outputs[i].middleCols(h * d_h, d_h);  // contiguous: Eigen rounds products of strided blocks differently
+        k_nope.noalias() = c * kv_b.middleRows(h * (nope + v_dim), nope).transpose();
+        q_full.resize(c.rows(), nope + rope);
+        k_full.resize(c.rows(), nope + rope);
+        q_full << q_conv.middleCols(h * qk, nope), q_conv.middleCols(h * qk + nope, rope);
+        k_full << k_nope, inputs.rope_keys[i];
+        CausalWeights(q_full, k_full, 1.0f / std::sqrt(static_cast<float>(qk)), &p);
+        m.noalias() = p * c;
+        m_m.noalias() = m.transpose() * m;
+        o_m.noalias() = o.transpose() * m;
+        gram[h] += m_m.cast<double>();
+        cross[h] += o_m.cast<double>();
+        target_energy[h] += o.squaredNorm();
+      }
     }
   }
   RefitResult result;
