@@ -443,7 +443,7 @@ AttentionKernel KernelFor(int n_per_warp) {
     case 2: return TensorCoreAttentionKernel<T, kMTiles, 2, kWarps>;
     case 4: return TensorCoreAttentionKernel<T, kMTiles, 4, kWarps>;
     case 8:
-      if constexpr (kMTiles <= 2 && kWarps == 8) return TensorCoreAttentionKernel<T, kMTiles, 8, kWarps>;
+      if constexpr (kMTiles <= 2 && kWarps == kAttentionWarps) return TensorCoreAttentionKernel<T, kMTiles, 8, kWarps>;
       return nullptr;
     default: return nullptr;
   }
