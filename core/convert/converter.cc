@@ -197,8 +197,10 @@ class Conversion {
 
     // With calibration, the candidate whose block output is closest to the original block's wins.
     std::optional<cpu::Mat> reference;
+    double reference_energy = 0;
     if (candidates.size() > 1) {
       ASSIGN_OR_RETURN(reference, calibration->Run(config_, store_, i));
+      reference_energy = reference->squaredNorm();
       t = seconds.Add("block_runs", t);
     }
     nlohmann::json report, errors = nlohmann::json::object();
@@ -238,7 +240,7 @@ class Conversion {
         ASSIGN_OR_RETURN(output, calibration->Run(block.config, block.store, i));
         t = seconds.Add("block_runs", t);
         if (reference) {
-          error = (output - *reference).squaredNorm() / reference->squaredNorm();
+          error = (output - *reference).squaredNorm() / reference_energy;
           errors[fmt::format("{}", balance)] = error;
         }
       }
