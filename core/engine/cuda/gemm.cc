@@ -1,6 +1,7 @@
 #include "core/engine/cuda/gemm.h"
 
 #include "core/engine/cuda/cuda_status.h"
+#include "core/engine/cuda/skinny_gemm.h"
 
 namespace transmla::cuda {
 
@@ -11,6 +12,11 @@ absl::Status Gemm(cublasHandle_t blas, const Operand& x, const Operand& w, bool 
   // W [out x in] is W^T column-major, hence OP_T; a row-major [in x out] is op N.
   const cublasOperation_t op_w = w_transposed ? CUBLAS_OP_N : CUBLAS_OP_T;
   const int m = static_cast<int>(out), n = static_cast<int>(rows), k = static_cast<int>(in);
+  if (batch == 1 && !w_transposed &&
+      SkinnyGemmApplies(x.type, w.type, y.type, rows, in, x.data, x.ld, w.data, w.ld)) {
+    return SkinnyGemm(x.type, x.data, x.ld, w.data, w.ld, rows, in, out, static_cast<float*>(y.data), y.ld, beta,
+                      nullptr);
+  }
   if (batch == 1) {
     CUBLAS_RETURN_IF_ERROR(cublasGemmEx(blas, op_w, CUBLAS_OP_N, m, n, k, &one, w.data, CudaType(w.type),
                                         static_cast<int>(w.ld), x.data, CudaType(x.type), static_cast<int>(x.ld),

@@ -1,0 +1,101 @@
+#include "core/engine/cuda/skinny_gemm.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "core/engine/cuda/cuda_status.h"
+#include "core/engine/cuda/mma.cuh"
+
+namespace transmla::cuda {
+namespace {
+
+constexpr int kWarps = 8;
+constexpr int kChunk = 32;   // k values per chunk: two mma k-steps
+constexpr int kUnroll = 4;   // chunks whose loads a warp has in flight at once
+
+// A block computes 16 outputs for every row (mma's n = 8 columns hold the rows); its warps take
+// interleaved 32-wide chunks of the k dim and add their results at the end. Within a chunk the k
+// order is permuted, identically for W and X (a dot product does not care): lane (g = lane / 4,
+// t = lane % 4) loads k values [8t, 8t + 8) of W rows g and g + 8 and of X row g as 16-byte vectors,
+// whose first half is the A and B fragments of k-step 0 and second half those of k-step 1. So W
+// streams from global memory in full 32-byte sectors with no shared-memory staging.
+template <typename T>
+__global__ void __launch_bounds__(kWarps * 32) SkinnyGemmKernel(const T* x, int64_t x_ld, const T* w, int64_t w_ld,
+                                                                 int rows, int in, int out, float* y, int64_t y_ld,
+                                                                 float beta) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const int first_row = blockIdx.x * 16;
+  // Rows past `out` re-read the last row; their results are dropped.
+  const T* w_low = w + static_cast<int64_t>(min(first_row + g, out - 1)) * w_ld + 8 * t;
+  const T* w_high = w + static_cast<int64_t>(min(first_row + g + 8, out - 1)) * w_ld + 8 * t;
+  const bool has_x = g < rows;
+  const T* x_row = x + static_cast<int64_t>(has_x ? g : 0) * x_ld + 8 * t;
+  const int chunks = in / kChunk;
+
+  Accumulator acc = {{0, 0, 0, 0}};
+  for (int c0 = warp; c0 < chunks; c0 += kWarps * kUnroll) {
+    uint4 lo[kUnroll], hi[kUnroll], xv[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = c0 + u * kWarps;
+      if (c < chunks) {
+        lo[u] = __ldcs(reinterpret_cast<const uint4*>(w_low + c * kChunk));
+        hi[u] = __ldcs(reinterpret_cast<const uint4*>(w_high + c * kChunk));
+        xv[u] = has_x ? __ldg(reinterpret_cast<const uint4*>(x_row + c * kChunk)) : make_uint4(0, 0, 0, 0);
+      } else {
+        lo[u] = hi[u] = xv[u] = make_uint4(0, 0, 0, 0);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const uint32_t a0[4] = {lo[u].x, hi[u].x, lo[u].y, hi[u].y};
+      const uint32_t a1[4] = {lo[u].z, hi[u].z, lo[u].w, hi[u].w};
+      Mma16816<T>(acc, a0, xv[u].x, xv[u].y);
+      Mma16816<T>(acc, a1, xv[u].z, xv[u].w);
+    }
+  }
+
+  __shared__ float partial[kWarps][4][32];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) partial[warp][i][lane] = acc.c[i];
+  __syncthreads();
+  if (warp != 0) return;
+  // acc.c[i]: output row g + 8 (i / 2), X row 2t + i % 2.
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    float sum = 0;
+#pragma unroll
+    for (int v = 0; v < kWarps; ++v) sum += partial[v][i][lane];
+    const int o = first_row + g + 8 * (i / 2), r = 2 * t + i % 2;
+    if (o >= out || r >= rows) continue;
+    float* dst = y + static_cast<int64_t>(r) * y_ld + o;
+    *dst = beta == 0.0f ? sum : sum + beta * *dst;
+  }
+}
+
+bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+}  // namespace
+
+bool SkinnyGemmApplies(GpuType x_type, GpuType w_type, GpuType y_type, int64_t rows, int64_t in, const void* x,
+                       int64_t x_ld, const void* w, int64_t w_ld) {
+  return x_type == w_type && x_type != GpuType::kF32 && y_type == GpuType::kF32 && rows >= 1 &&
+         rows <= kSkinnyRows && in % kChunk == 0 && x_ld % 8 == 0 && w_ld % 8 == 0 && Aligned16(x) && Aligned16(w);
+}
+
+absl::Status SkinnyGemm(GpuType type, const void* x, int64_t x_ld, const void* w, int64_t w_ld, int64_t rows,
+                        int64_t in, int64_t out, float* y, int64_t y_ld, float beta, cudaStream_t stream) {
+  const unsigned blocks = static_cast<unsigned>((out + 15) / 16);
+  const int r = static_cast<int>(rows), k = static_cast<int>(in), n = static_cast<int>(out);
+  if (type == GpuType::kBF16) {
+    SkinnyGemmKernel<<<blocks, kWarps * 32, 0, stream>>>(static_cast<const __nv_bfloat16*>(x), x_ld,
+                                                         static_cast<const __nv_bfloat16*>(w), w_ld, r, k, n, y, y_ld, beta);
+  } else {
+    SkinnyGemmKernel<<<blocks, kWarps * 32, 0, stream>>>(static_cast<const __half*>(x), x_ld,
+                                                         static_cast<const __half*>(w), w_ld, r, k, n, y, y_ld, beta);
+  }
+  CUDA_RETURN_IF_ERROR(cudaGetLastError());
+  return absl::OkStatus();
+}
+
+}  // namespace transmla::cuda

@@ -1,0 +1,92 @@
+// The decode-shape GEMM against a double-precision product of the same 16-bit values: odd output
+// counts (a partial 16-row tile), k dims of fewer chunks than warps and of a partial unroll, row
+// counts 1 to 8, padded row strides, beta 0 over garbage and beta 1. Skips without a GPU.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#ifdef TRANSMLA_HAVE_CUDA
+#include "core/engine/cuda/cuda_engine.h"
+#include "core/engine/cuda/device_buffer.h"
+#include "core/engine/cuda/gemm.h"
+#include "core/engine/cuda/skinny_gemm.h"
+#endif
+
+namespace transmla::cuda {
+namespace {
+
+#ifdef TRANSMLA_HAVE_CUDA
+// Random bfloat16 bit patterns (a float's top half) and the floats they stand for.
+std::vector<uint16_t> RandomBf16(size_t n, std::mt19937& rng, std::vector<float>& values) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<uint16_t> bits(n);
+  values.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const float f = normal(rng);
+    uint32_t u = 0;
+    std::memcpy(&u, &f, 4);
+    bits[i] = static_cast<uint16_t>(u >> 16);
+    u = static_cast<uint32_t>(bits[i]) << 16;
+    std::memcpy(&values[i], &u, 4);
+  }
+  return bits;
+}
+
+struct Shape {
+  int64_t rows, in, out;
+  float beta;
+};
+
+TEST(CudaSkinnyGemmTest, MatchesADoublePrecisionProduct) {
+  std::string why;
+  if (!CudaDeviceAvailable(&why)) GTEST_SKIP() << "no CUDA device here (" << why << ")";
+  std::mt19937 rng(7);
+  for (const Shape& s : {Shape{1, 4096, 40, 0.0f}, Shape{3, 96, 16, 1.0f}, Shape{8, 4128, 1000, 0.0f},
+                         Shape{5, 14336, 33, 1.0f}, Shape{8, 32, 7, 1.0f}}) {
+    SCOPED_TRACE(::testing::Message() << "rows " << s.rows << " in " << s.in << " out " << s.out << " beta " << s.beta);
+    const int64_t x_ld = s.in + 8, w_ld = s.in + 16;
+    std::vector<float> x, w, y_old(static_cast<size_t>(s.rows * s.out));
+    const std::vector<uint16_t> x_bits = RandomBf16(static_cast<size_t>(s.rows * x_ld), rng, x);
+    const std::vector<uint16_t> w_bits = RandomBf16(static_cast<size_t>(s.out * w_ld), rng, w);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (float& v : y_old) v = s.beta == 0.0f ? std::numeric_limits<float>::quiet_NaN() : normal(rng);
+    DeviceBuffer dx, dw, dy;
+    ASSERT_TRUE(dx.Upload(x_bits.data(), x_bits.size() * 2).ok());
+    ASSERT_TRUE(dw.Upload(w_bits.data(), w_bits.size() * 2).ok());
+    ASSERT_TRUE(dy.Upload(y_old.data(), y_old.size() * 4).ok());
+    ASSERT_TRUE(SkinnyGemmApplies(GpuType::kBF16, GpuType::kBF16, GpuType::kF32, s.rows, s.in, dx.get(), x_ld,
+                                  dw.get(), w_ld));
+    // Through Gemm, as the engine calls it.
+    const absl::Status status = Gemm(nullptr, {dx.get(), GpuType::kBF16, x_ld, 0}, {dw.get(), GpuType::kBF16, w_ld, 0},
+                                     false, s.rows, s.in, s.out, {dy.get(), GpuType::kF32, s.out, 0}, s.beta);
+    ASSERT_TRUE(status.ok()) << status;
+    std::vector<float> y(y_old.size());
+    ASSERT_EQ(cudaMemcpy(y.data(), dy.get(), y.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+    for (int64_t r = 0; r < s.rows; ++r) {
+      for (int64_t o = 0; o < s.out; ++o) {
+        double exact = 0, magnitude = 0;
+        for (int64_t k = 0; k < s.in; ++k) {
+          const double p = static_cast<double>(x[static_cast<size_t>(r * x_ld + k)]) * w[static_cast<size_t>(o * w_ld + k)];
+          exact += p;
+          magnitude += std::abs(p);
+        }
+        const size_t i = static_cast<size_t>(r * s.out + o);
+        if (s.beta != 0.0f) exact += y_old[i];
+        // float32 accumulation of `in` products: well under 1e-5 of their absolute sum.
+        ASSERT_NEAR(y[i], exact, 1e-5 * (magnitude + 1.0)) << "row " << r << " output " << o;
+      }
+    }
+  }
+}
+#else
+TEST(CudaSkinnyGemmTest, MatchesADoublePrecisionProduct) {
+  GTEST_SKIP() << "this build has no CUDA backend (no nvcc, or TRANSMLA_WITH_CUDA=OFF)";
+}
+#endif
+
+}  // namespace
+}  // namespace transmla::cuda
