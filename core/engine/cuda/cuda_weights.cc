@@ -1,4 +1,5 @@
 #include <cmath>
+#include <optional>
 
 #include "core/engine/cpu/weight_loader.h"
 #include "core/engine/cuda/cuda_model.h"
@@ -9,6 +10,19 @@
 #include "fmt/format.h"
 
 namespace transmla::cuda {
+namespace {
+
+// The device type that holds a stored tensor's values as they are (none for float64).
+std::optional<GpuType> StoredGpuType(DType t) {
+  switch (t) {
+    case DType::kF32: return GpuType::kF32;
+    case DType::kBF16: return GpuType::kBF16;
+    case DType::kF16: return GpuType::kF16;
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
 
 CudaEngine::CudaEngine(const ModelConfig& config, GpuType type, int64_t max_kv_bytes)
     : config_(config),
@@ -37,29 +51,36 @@ std::string CudaEngine::device() const { return fmt::format("cuda:{}", device_);
 
 absl::Status CudaEngine::UploadMatrix(const TensorStore& store, const std::vector<std::string>& names, int64_t rows,
                                       int64_t cols, GpuMatrix* out) {
-  // Parts are stacked by rows; each part's row count is its tensor's first dimension.
-  cpu::Mat stacked(rows, cols);
+  // Parts are stacked by rows; each part's row count is its tensor's first dimension. A part goes
+  // up in its stored type and converts on the device: float32 copies on the host cost more in
+  // fresh pages than the conversion itself (calibration loads one block per balance candidate).
+  const size_t n = static_cast<size_t>(rows * cols);
+  RETURN_IF_ERROR(out->data.Reserve(n * Bytes(type_)));
   int64_t row = 0;
   for (const std::string& name : names) {
-    ASSIGN_OR_RETURN(const TensorView view, store.Get(name));
-    const int64_t part_rows = view.shape.empty() ? 0 : view.shape[0];
+    ASSIGN_OR_RETURN(const TensorView any_shape, store.Get(name));
+    const int64_t part_rows = any_shape.shape.empty() ? 0 : any_shape.shape[0];
     if (row + part_rows > rows) return absl::InvalidArgumentError(fmt::format("{} has {} rows, too many", name, part_rows));
-    ASSIGN_OR_RETURN(const cpu::Mat part, cpu::LoadMatrix(store, name, part_rows, cols));
-    stacked.middleRows(row, part_rows) = part;
+    ASSIGN_OR_RETURN(const TensorView view, store.Get(name, {part_rows, cols}));
+    const int64_t count = part_rows * cols;
+    void* rows_out = static_cast<char*>(out->data.get()) + static_cast<size_t>(row * cols) * Bytes(type_);
+    if (const std::optional<GpuType> stored = StoredGpuType(view.dtype)) {
+      RETURN_IF_ERROR(staging_.Upload(view.data, view.nbytes));
+      Convert(staging_.get(), *stored, count, rows_out, type_, nullptr);
+    } else {
+      ASSIGN_OR_RETURN(const cpu::Mat part, cpu::LoadMatrix(store, name, part_rows, cols));
+      RETURN_IF_ERROR(staging_.Upload(part.data(), static_cast<size_t>(count) * sizeof(float)));
+      Convert(staging_.get(), GpuType::kF32, count, rows_out, type_, nullptr);
+    }
+    CUDA_RETURN_IF_ERROR(cudaGetLastError());
     row += part_rows;
   }
   if (row != rows) return absl::InvalidArgumentError(fmt::format("{} rows where {} were expected", row, rows));
   out->type = type_;
   out->rows = rows;
   out->cols = cols;
-  const size_t n = static_cast<size_t>(rows * cols);
   parameters_ += rows * cols;
   weight_bytes_ += static_cast<int64_t>(n * Bytes(type_));
-  if (type_ == GpuType::kF32) return out->data.Upload(stacked.data(), n * sizeof(float));
-  RETURN_IF_ERROR(staging_.Upload(stacked.data(), n * sizeof(float)));
-  RETURN_IF_ERROR(out->data.Reserve(n * Bytes(type_)));
-  Convert(staging_.get(), GpuType::kF32, static_cast<int64_t>(n), out->data.get(), type_, nullptr);
-  CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();
 }
 
@@ -154,7 +175,7 @@ absl::Status CudaEngine::Load(const TensorStore& store) {
     RETURN_IF_ERROR(LoadLayer(store, i, &layers_[static_cast<size_t>(i)]));
   }
   CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
-  staging_.Free();  // loading's float32 staging is not needed again
+  staging_.Free();  // loading's staging is not needed again
   return absl::OkStatus();
 }
 
