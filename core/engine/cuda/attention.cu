@@ -465,34 +465,31 @@ AttentionKernel KernelFor(int tile_rows, int64_t value_dim) {
 // 8 warps per block, or 16 where shared memory leaves room for only one block per multiprocessor
 // (MLA's 576-dim tiles): two warps per scheduler could not hide the mma and load latencies.
 template <typename T>
-absl::Status LaunchTensorCore(const KernelArgs& args, int64_t blocks, cudaStream_t stream) {
-  int device = 0, limit = 0, per_multiprocessor = 0;
-  CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&per_multiprocessor, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+absl::StatusOr<TensorCoreLaunch> ChooseTensorCore(const AttentionLayout& layout, int tile_rows,
+                                                                 const AttentionDeviceLimits& limits) {
   int warps = kAttentionWarps;
-  size_t bytes = SharedBytes(args.layout, args.tile_rows, warps, sizeof(T));
+  size_t bytes = SharedBytes(layout, tile_rows, warps, sizeof(T));
   constexpr size_t kReservedPerBlock = 1024;  // the driver's share of each block's shared memory
-  const size_t wide_bytes = SharedBytes(args.layout, args.tile_rows, 2 * kAttentionWarps, sizeof(T));
-  if (2 * (bytes + kReservedPerBlock) > static_cast<size_t>(per_multiprocessor) && wide_bytes <= static_cast<size_t>(limit)) {
+  const size_t wide_bytes = SharedBytes(layout, tile_rows, 2 * kAttentionWarps, sizeof(T));
+  const size_t limit = static_cast<size_t>(limits.shared_per_block);
+  if (2 * (bytes + kReservedPerBlock) > static_cast<size_t>(limits.shared_per_multiprocessor) && wide_bytes <= limit) {
     warps = 2 * kAttentionWarps;
     bytes = wide_bytes;
   }
-  AttentionKernel kernel = warps == kAttentionWarps ? KernelFor<T, kAttentionWarps>(args.tile_rows, args.layout.value_dim)
-                                                    : KernelFor<T, 2 * kAttentionWarps>(args.tile_rows, args.layout.value_dim);
+  const AttentionKernel kernel = warps == kAttentionWarps ? KernelFor<T, kAttentionWarps>(tile_rows, layout.value_dim)
+                                                          : KernelFor<T, 2 * kAttentionWarps>(tile_rows, layout.value_dim);
   if (kernel == nullptr) {
     return absl::InvalidArgumentError(fmt::format(
         "16-bit attention supports value dims up to 512 (got {} for tiles of {} rows); use --gpu-dtype f32",
-        args.layout.value_dim, args.tile_rows));
+        layout.value_dim, tile_rows));
   }
-  if (bytes > static_cast<size_t>(limit)) {
+  if (bytes > limit) {
     return absl::InvalidArgumentError(fmt::format(
         "16-bit attention over key dim {} and value dim {} needs {} bytes of shared memory per block, the GPU has {}; "
-        "use --gpu-dtype f32", args.layout.key_dim, args.layout.value_dim, bytes, limit));
+        "use --gpu-dtype f32", layout.key_dim, layout.value_dim, bytes, limit));
   }
   CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-  kernel<<<static_cast<unsigned>(blocks), warps * 32, bytes, stream>>>(args);
-  return absl::OkStatus();
+  return TensorCoreLaunch{reinterpret_cast<const void*>(kernel), warps * 32, bytes};
 }
 
 }  // namespace
@@ -503,10 +500,14 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
                                   GpuType cache_type, cudaStream_t stream) {
   layout_ = layout;
   cache_type_ = cache_type;
-  if (multiprocessors_ == 0) {
+  if (limits_.multiprocessors == 0) {
     int device = 0;
     CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-    CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, device));
+    CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&limits_.multiprocessors, cudaDevAttrMultiProcessorCount, device));
+    CUDA_RETURN_IF_ERROR(
+        cudaDeviceGetAttribute(&limits_.shared_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&limits_.shared_per_multiprocessor,
+                                                cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
   }
   const int64_t group = layout.heads / layout.kv_heads;
   const int64_t dv_padded = (layout.value_dim + 15) / 16 * 16;
@@ -516,6 +517,17 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
   // 16, 32 or 64 rows: the tensor-core kernel is compiled for these.
   tile_rows_ = 16;
   while (tile_rows_ < max_rows && tile_rows_ < widest) tile_rows_ *= 2;
+  switch (cache_type) {
+    case GpuType::kF32: break;
+    case GpuType::kBF16: {
+      ASSIGN_OR_RETURN(launch_, ChooseTensorCore<__nv_bfloat16>(layout, tile_rows_, limits_));
+      break;
+    }
+    case GpuType::kF16: {
+      ASSIGN_OR_RETURN(launch_, ChooseTensorCore<__half>(layout, tile_rows_, limits_));
+      break;
+    }
+  }
 
   struct Pending {
     TileWork tile;
@@ -544,7 +556,7 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
   for (const Pending& pt : pending) decode_tiles += slices[static_cast<size_t>(pt.tile.slice)].count == 1;
   int64_t extra_splits = 0, extra_min_chunk = kMinChunk;
   if (cache_type != GpuType::kF32 && decode_tiles > 0) {
-    extra_splits = std::min<int64_t>((2 * multiprocessors_ + decode_tiles - 1) / decode_tiles, kMaxSplits);
+    extra_splits = std::min<int64_t>((2 * limits_.multiprocessors + decode_tiles - 1) / decode_tiles, kMaxSplits);
     const int64_t position_bytes = (layout.key_dim + (ValueInKey(layout) ? 0 : layout.value_dim)) * Bytes(cache_type);
     const int64_t partial_bytes = 2 * group * layout.value_dim * static_cast<int64_t>(sizeof(float));
     extra_min_chunk = std::max<int64_t>(kMinChunk, 8 * partial_bytes / position_bytes);
@@ -608,8 +620,12 @@ absl::Status AttentionPlan::Run(const void* q, const void* const* caches, void* 
         return absl::InvalidArgumentError(fmt::format("attention dims {} / {} exceed 1024", layout_.key_dim, layout_.value_dim));
       }
       break;
-    case GpuType::kBF16: RETURN_IF_ERROR(LaunchTensorCore<__nv_bfloat16>(args, blocks_, stream)); break;
-    case GpuType::kF16: RETURN_IF_ERROR(LaunchTensorCore<__half>(args, blocks_, stream)); break;
+    case GpuType::kBF16:
+    case GpuType::kF16: {
+      void* params[] = {const_cast<KernelArgs*>(&args)};
+      CUDA_RETURN_IF_ERROR(cudaLaunchKernel(launch_.kernel, grid, launch_.threads, params, launch_.shared_bytes, stream));
+      break;
+    }
   }
   if (partial_slots_ == 0) {
     CUDA_RETURN_IF_ERROR(cudaGetLastError());

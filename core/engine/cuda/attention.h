@@ -35,6 +35,17 @@ struct AttentionSlice {
 // query tiles of (token, head) items sharing a kv head; a decoding sequence's context is split in
 // chunks (flash-decoding) so that small batches still fill the GPU, and the chunks merged.
 // float32 results do not depend on the rest of the batch; 16-bit ones may, in the last bits.
+// The device's limits that plans depend on, read once per plan.
+struct AttentionDeviceLimits {
+  int multiprocessors = 0, shared_per_block = 0, shared_per_multiprocessor = 0;
+};
+// A plan's 16-bit kernel, chosen and configured once per Build rather than per layer's Run.
+struct TensorCoreLaunch {
+  const void* kernel = nullptr;
+  int threads = 0;
+  size_t shared_bytes = 0;
+};
+
 class AttentionPlan {
  public:
   absl::Status Build(const std::vector<AttentionSlice>& slices, const AttentionLayout& layout, GpuType cache_type,
@@ -48,7 +59,9 @@ class AttentionPlan {
  private:
   AttentionLayout layout_;
   GpuType cache_type_ = GpuType::kF32;
-  int tile_rows_ = 0, multiprocessors_ = 0;
+  AttentionDeviceLimits limits_;
+  TensorCoreLaunch launch_;
+  int tile_rows_ = 0;
   int64_t blocks_ = 0, tiles_ = 0, partial_slots_ = 0;
   DeviceBuffer slices_, tiles_table_, blocks_table_, partial_out_, partial_max_, partial_sum_;
 };

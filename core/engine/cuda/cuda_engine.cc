@@ -140,7 +140,7 @@ absl::Status CudaEngine::PlanStep(const std::vector<AttentionSlice>& slices, con
   RETURN_IF_ERROR(row_caches_.Upload(row_caches.data(), row_caches.size() * sizeof(void*)));
   RETURN_IF_ERROR(slice_caches_.Upload(slice_caches.data(), slice_caches.size() * sizeof(void*)));
   if (!cached.empty()) RETURN_IF_ERROR(plan_.Build(cached, layout_, type_, kStream));
-  return PlanPrompts();
+  return PlanPrompts(rows);
 }
 
 absl::Status CudaEngine::ReserveActivations(int64_t rows) {
@@ -154,7 +154,6 @@ absl::Status CudaEngine::ReserveActivations(int64_t rows) {
   RETURN_IF_ERROR(q_.Reserve(MatrixBytes(rows, q_cols, GpuType::kF32)));
   RETURN_IF_ERROR(q_nope_.Reserve(MatrixBytes(rows, mla() ? h * config_.qk_nope_head_dim : 0, type_)));
   RETURN_IF_ERROR(query_.Reserve(MatrixBytes(rows, h * layout_.query_head_stride, type_)));
-  if (!prompts_.empty()) RETURN_IF_ERROR(prompt_query_.Reserve(MatrixBytes(rows, h * prompt_layout_.key_dim, type_)));
   RETURN_IF_ERROR(attended_.Reserve(MatrixBytes(rows, h * layout_.value_dim, type_)));
   RETURN_IF_ERROR(values_.Reserve(MatrixBytes(rows, value_cols, type_)));
   RETURN_IF_ERROR(gate_up_.Reserve(MatrixBytes(rows, 2 * config_.intermediate_size, GpuType::kF32)));

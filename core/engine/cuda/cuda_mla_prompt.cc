@@ -34,9 +34,17 @@ bool CudaEngine::TakePromptPath(const AttentionSlice& slice, const CudaSequence&
   return true;
 }
 
-absl::Status CudaEngine::PlanPrompts() {
+absl::Status CudaEngine::PlanPrompts(int64_t rows) {
   if (prompts_.empty()) return absl::OkStatus();
+  const size_t query_bytes = static_cast<size_t>(rows * config_.num_attention_heads * prompt_layout_.key_dim) * Bytes(type_);
   RETURN_IF_ERROR(expanded_.Reserve(prompt_bytes_));
+  RETURN_IF_ERROR(prompt_query_.Reserve(query_bytes));
+  // Padding dims stay zero: no layer's GEMMs or copies write them, so once per step is enough.
+  const int64_t qk = config_.qk_nope_head_dim + config_.qk_rope_head_dim;
+  if (prompt_layout_.key_dim != qk || prompt_layout_.value_head_stride != prompt_layout_.key_dim + config_.v_head_dim) {
+    CUDA_RETURN_IF_ERROR(cudaMemsetAsync(expanded_.get(), 0, prompt_bytes_, nullptr));
+    CUDA_RETURN_IF_ERROR(cudaMemsetAsync(prompt_query_.get(), 0, query_bytes, nullptr));
+  }
   std::vector<AttentionSlice> slices;
   std::vector<void*> caches;
   for (const PromptSlice& p : prompts_) {
@@ -53,8 +61,6 @@ absl::Status CudaEngine::MlaPromptAttention(int64_t layer, const LayerWeights& w
   const int64_t nope = config_.qk_nope_head_dim, v = config_.v_head_dim, qk = nope + rope_dims;
   const AttentionLayout& l = prompt_layout_;
   const size_t elem = Bytes(type_);
-  const bool padded = l.key_dim != qk || l.value_head_stride != l.key_dim + v;
-  if (padded) CUDA_RETURN_IF_ERROR(cudaMemsetAsync(expanded_.get(), 0, prompt_bytes_, nullptr));
   for (const PromptSlice& p : prompts_) {
     const char* cache = static_cast<const char*>(p.sequence->layer(layer));
     char* keys = static_cast<char*>(expanded_.get()) + p.offset;
@@ -70,7 +76,6 @@ absl::Status CudaEngine::MlaPromptAttention(int64_t layer, const LayerWeights& w
     BroadcastToHeads(cache + rank * elem, layout_.token_stride, end, rope_dims, h, keys + nope * elem, l.token_stride,
                      l.key_head_stride, type_, nullptr);
   }
-  if (padded) CUDA_RETURN_IF_ERROR(cudaMemsetAsync(prompt_query_.get(), 0, rows * h * l.key_dim * elem, nullptr));
   CopyHeadsWithRope({{queries, queries_ld, qk, h, qk, nope, rope_dims, prompt_query_.get(), nullptr, type_,
                       h * l.key_dim, 0, l.key_dim, 0}},
                     rows, Rope(), nullptr);

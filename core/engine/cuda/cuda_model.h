@@ -92,7 +92,7 @@ class CudaEngine : public Engine {
   // The MLA prompt path (cuda_mla_prompt.cc): whether a slice takes it (then it joins prompts_), its
   // plan for the step, and its attention, writing the prompt rows of values_.
   bool TakePromptPath(const AttentionSlice& slice, const CudaSequence& sequence);
-  absl::Status PlanPrompts();
+  absl::Status PlanPrompts(int64_t rows);
   absl::Status MlaPromptAttention(int64_t layer, const LayerWeights& w, const float* queries, int64_t queries_ld,
                                   int64_t rows);
   absl::Status Mlp(const LayerWeights& w, int64_t rows);
