@@ -9,49 +9,12 @@
 
 #include "core/engine/cuda/attention_kernels.cuh"
 #include "core/engine/cuda/mma.cuh"
+#include "core/engine/cuda/prefill_attention.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
 
 namespace transmla::cuda {
 namespace {
-
-constexpr float kLog2e = 1.4426950408889634f;
-
-struct KernelArgs {
-  const void* q;
-  const void* const* caches;
-  const AttentionSlice* slices;
-  const TileWork* tiles;
-  const BlockWork* blocks;
-  AttentionLayout layout;
-  int tile_rows;
-  float* partial_out;  // [slots x value_dim]
-  float* partial_max;  // log2 domain
-  float* partial_sum;
-  const int32_t* tile_splits;
-  void* out;  // [rows x heads x value_dim]: written directly by tiles that are not split
-  GpuType out_type;
-};
-
-__device__ __forceinline__ void StoreAs(void* p, GpuType t, int64_t i, float v) {
-  switch (t) {
-    case GpuType::kBF16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16(v); break;
-    case GpuType::kF16: static_cast<__half*>(p)[i] = __float2half(v); break;
-    default: static_cast<float*>(p)[i] = v;
-  }
-}
-
-struct Item {
-  int64_t row, head;
-  int32_t position;
-};
-
-__device__ Item ItemOf(const KernelArgs& a, const TileWork& tile, int k) {
-  const int64_t group = a.layout.heads / a.layout.kv_heads;
-  const AttentionSlice s = a.slices[tile.slice];
-  const int64_t item = tile.item_begin + k, token = item / group;
-  return {s.row_begin + token, tile.kv_head * group + item % group, static_cast<int32_t>(s.start_position + token)};
-}
 
 // Where item k's value_dim outputs go: its row of `out`, or its partial slot when the tile is split.
 __device__ int64_t OutputBase(const KernelArgs& a, const TileWork& tile, const BlockWork& block, int k) {
@@ -514,18 +477,30 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
   const int max_rows = cache_type == GpuType::kF32 ? 64 : (dv_padded >= 256 || layout.key_dim >= 384 ? 32 : 64);
   int64_t widest = 0;
   for (const AttentionSlice& s : slices) widest = std::max<int64_t>(widest, s.count * group);
-  // 16, 32 or 64 rows: the tensor-core kernel is compiled for these.
-  tile_rows_ = 16;
-  while (tile_rows_ < max_rows && tile_rows_ < widest) tile_rows_ *= 2;
-  switch (cache_type) {
-    case GpuType::kF32: break;
-    case GpuType::kBF16: {
-      ASSIGN_OR_RETURN(launch_, ChooseTensorCore<__nv_bfloat16>(layout, tile_rows_, limits_));
-      break;
-    }
-    case GpuType::kF16: {
-      ASSIGN_OR_RETURN(launch_, ChooseTensorCore<__half>(layout, tile_rows_, limits_));
-      break;
+  // Steps of prompts only (no decoding sequence) take the prefill kernel where it is compiled for
+  // these dims and some prompt fills its tiles.
+  const bool prompts_only =
+      std::all_of(slices.begin(), slices.end(), [](const AttentionSlice& s) { return s.count > 1; });
+  launch_ = {};
+  if (cache_type != GpuType::kF32 && prompts_only && widest >= kPrefillTileRows) {
+    ASSIGN_OR_RETURN(launch_, ChoosePrefillAttention(cache_type, layout, limits_));
+  }
+  if (launch_.kernel != nullptr) {
+    tile_rows_ = kPrefillTileRows;
+  } else {
+    // 16, 32 or 64 rows: the general tensor-core kernel is compiled for these.
+    tile_rows_ = 16;
+    while (tile_rows_ < max_rows && tile_rows_ < widest) tile_rows_ *= 2;
+    switch (cache_type) {
+      case GpuType::kF32: break;
+      case GpuType::kBF16: {
+        ASSIGN_OR_RETURN(launch_, ChooseTensorCore<__nv_bfloat16>(layout, tile_rows_, limits_));
+        break;
+      }
+      case GpuType::kF16: {
+        ASSIGN_OR_RETURN(launch_, ChooseTensorCore<__half>(layout, tile_rows_, limits_));
+        break;
+      }
     }
   }
 
@@ -585,6 +560,13 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
     }
     tiles.push_back(pt.tile);
     tile_splits.push_back(static_cast<int32_t>(splits));
+  }
+  if (prompts_only) {
+    // Causal tiles late in a prompt read the most positions: start those first so that the last
+    // wave is short ones.
+    std::stable_sort(blocks.begin(), blocks.end(), [](const BlockWork& x, const BlockWork& y) {
+      return x.kv_end - x.kv_begin > y.kv_end - y.kv_begin;
+    });
   }
   tiles_ = static_cast<int64_t>(tiles.size());
   blocks_ = static_cast<int64_t>(blocks.size());

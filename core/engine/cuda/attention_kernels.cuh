@@ -1,8 +1,15 @@
-// Device-side tables shared by the attention plan (attention.cu) and its kernels.
+// Device-side tables and helpers shared by the attention plan (attention.cu) and its kernels
+// (attention.cu, prefill_attention.cu).
 #ifndef TRANSMLA_CORE_ENGINE_CUDA_ATTENTION_KERNELS_CUH_
 #define TRANSMLA_CORE_ENGINE_CUDA_ATTENTION_KERNELS_CUH_
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include <cstdint>
+
+#include "core/engine/cuda/attention.h"
+#include "core/engine/cuda/gpu_type.h"
 
 namespace transmla::cuda {
 
@@ -18,6 +25,43 @@ struct BlockWork {
 constexpr int kTileTokens = 64;  // cache positions per step of the 16-bit kernel
 constexpr int kAttentionWarps = 8;
 constexpr int kMaxSplits = 256;  // a decoding context splits in at most this many chunks
+constexpr float kLog2e = 1.4426950408889634f;
+
+struct KernelArgs {
+  const void* q;
+  const void* const* caches;
+  const AttentionSlice* slices;
+  const TileWork* tiles;
+  const BlockWork* blocks;
+  AttentionLayout layout;
+  int tile_rows;
+  float* partial_out;  // [slots x value_dim]
+  float* partial_max;  // log2 domain
+  float* partial_sum;
+  const int32_t* tile_splits;
+  void* out;  // [rows x heads x value_dim]: written directly by tiles that are not split
+  GpuType out_type;
+};
+
+__device__ __forceinline__ void StoreAs(void* p, GpuType t, int64_t i, float v) {
+  switch (t) {
+    case GpuType::kBF16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16(v); break;
+    case GpuType::kF16: static_cast<__half*>(p)[i] = __float2half(v); break;
+    default: static_cast<float*>(p)[i] = v;
+  }
+}
+
+struct Item {
+  int64_t row, head;
+  int32_t position;
+};
+
+__device__ inline Item ItemOf(const KernelArgs& a, const TileWork& tile, int k) {
+  const int64_t group = a.layout.heads / a.layout.kv_heads;
+  const AttentionSlice s = a.slices[tile.slice];
+  const int64_t item = tile.item_begin + k, token = item / group;
+  return {s.row_begin + token, tile.kv_head * group + item % group, static_cast<int32_t>(s.start_position + token)};
+}
 
 }  // namespace transmla::cuda
 

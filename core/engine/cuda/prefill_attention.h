@@ -1,0 +1,22 @@
+#ifndef TRANSMLA_CORE_ENGINE_CUDA_PREFILL_ATTENTION_H_
+#define TRANSMLA_CORE_ENGINE_CUDA_PREFILL_ATTENTION_H_
+
+#include "absl/status/statusor.h"
+#include "core/engine/cuda/attention.h"
+#include "core/engine/cuda/gpu_type.h"
+
+namespace transmla::cuda {
+
+// Query items per block of the prefill kernel: 16 per warp.
+constexpr int kPrefillTileRows = 64;
+
+// The 16-bit prompt kernel (FlashAttention-2's structure: each warp keeps its 16 query rows, their
+// scores and the softmax in registers; only keys and values pass through shared memory) for a
+// layout whose dims it is compiled for, configured for `limits`. A launch with a null kernel means
+// these dims are not compiled; the general kernel then serves.
+absl::StatusOr<TensorCoreLaunch> ChoosePrefillAttention(GpuType cache_type, const AttentionLayout& layout,
+                                                        const AttentionDeviceLimits& limits);
+
+}  // namespace transmla::cuda
+
+#endif  // TRANSMLA_CORE_ENGINE_CUDA_PREFILL_ATTENTION_H_
