@@ -9,8 +9,8 @@
 //   build/bench/cuda_bench --model DIR [--model DIR]... [--batches 1,8,32] [--contexts 1024,8192,32768]
 //                          [--prefill 2048,8192] [--repeats 5] [--gpu-dtype auto|bf16|f16|f32] [--json FILE]
 //                          [--profile-last-step 1]
-// --profile-last-step 1 brackets each decode cell's last step with cudaProfilerStart/Stop, so that
-// `ncu --profile-from-start off` sees the kernels of exactly one step.
+// --profile-last-step 1 brackets each cell's last step (decode) or pass (prefill) with
+// cudaProfilerStart/Stop, so that `ncu --profile-from-start off` sees the kernels of exactly one.
 #include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
@@ -115,7 +115,7 @@ Cell Decode(transmla::Engine& engine, int64_t batch, int64_t context, int repeat
   return cell;
 }
 
-Cell Prefill(transmla::Engine& engine, int64_t length, int repeats, double bandwidth) {
+Cell Prefill(transmla::Engine& engine, int64_t length, int repeats, double bandwidth, bool profile) {
   Cell cell;
   cell.kind = "prefill";
   cell.batch = cell.requested_batch = 1;
@@ -126,8 +126,11 @@ Cell Prefill(transmla::Engine& engine, int64_t length, int repeats, double bandw
   for (int r = 0; r < repeats + 1; ++r) {
     auto seq = engine.NewSequence();
     std::vector<std::vector<float>> logits;
+    const bool profiled = profile && r == repeats;
+    if (profiled) cudaProfilerStart();
     const auto t0 = Clock::now();
     const absl::Status status = engine.Forward({{seq.get(), tokens, false}}, &logits);
+    if (profiled) cudaProfilerStop();
     if (!status.ok()) {
       cell.error = std::string(status.message());
       return cell;
@@ -186,7 +189,7 @@ int main(int argc, char** argv) {
     const std::string arch =
         engine.config().architecture == transmla::Architecture::kDeepseekV3 ? "deepseek_v3 (MLA)" : "llama (GQA)";
     std::vector<Cell> cells;
-    for (int64_t length : IntList(prefill)) cells.push_back(Prefill(engine, length, repeats, bandwidth));
+    for (int64_t length : IntList(prefill)) cells.push_back(Prefill(engine, length, repeats, bandwidth, profile));
     for (int64_t context : IntList(contexts)) {
       for (int64_t batch : IntList(batches)) cells.push_back(Decode(engine, batch, context, repeats, bandwidth, profile));
     }

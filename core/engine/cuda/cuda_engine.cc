@@ -32,7 +32,8 @@ absl::Status CudaEngine::Linear(const void* x, const GpuMatrix& w, int64_t rows,
 }
 
 RopeArgs CudaEngine::Rope() const {
-  return {inv_freq_.f(), positions_.as<int32_t>(), rope_scale_, mla() ? RopeLayout::kInterleaved : RopeLayout::kRotateHalf};
+  return {rope_angles_.as<float2>(), rope_pairs_, positions_.as<int32_t>(),
+          mla() ? RopeLayout::kInterleaved : RopeLayout::kRotateHalf};
 }
 
 absl::Status CudaEngine::GqaAttention(int64_t layer, const LayerWeights& w, int64_t rows) {
@@ -137,6 +138,8 @@ absl::Status CudaEngine::PlanStep(const std::vector<AttentionSlice>& slices, con
     }
   }
   RETURN_IF_ERROR(positions_.Upload(positions.data(), positions.size() * sizeof(int32_t)));
+  RETURN_IF_ERROR(rope_angles_.Reserve(static_cast<size_t>(rows * rope_pairs_) * sizeof(float2)));
+  RopeAngles(inv_freq_.f(), rope_pairs_, positions_.as<int32_t>(), rows, rope_scale_, rope_angles_.as<float2>(), kStream);
   RETURN_IF_ERROR(row_caches_.Upload(row_caches.data(), row_caches.size() * sizeof(void*)));
   RETURN_IF_ERROR(slice_caches_.Upload(slice_caches.data(), slice_caches.size() * sizeof(void*)));
   if (!cached.empty()) RETURN_IF_ERROR(plan_.Build(cached, layout_, type_, kStream));
@@ -216,13 +219,17 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
   // Resized, not reassigned: a caller that passes the same vectors every step keeps their memory.
   logits->resize(steps.size());
   const float* host = host_logits_.as<float>();
-  int64_t row = 0;
+  std::vector<int64_t> first_row(steps.size() + 1, 0);
   for (size_t i = 0; i < steps.size(); ++i) {
-    const int64_t n = steps[i].all_logits ? static_cast<int64_t>(steps[i].tokens.size()) : 1;
-    (*logits)[i].assign(host + row * vocab, host + (row + n) * vocab);
-    row += n;
-    owners[i]->Commit(static_cast<int64_t>(steps[i].tokens.size()));
+    first_row[i + 1] = first_row[i] + (steps[i].all_logits ? static_cast<int64_t>(steps[i].tokens.size()) : 1);
   }
+  // Batch 32 x a 128K vocabulary is 16 MB a step: copied out by every core, not one.
+  const int64_t steps_count = static_cast<int64_t>(steps.size());
+#pragma omp parallel for schedule(static) if (values >= (size_t{1} << 21))
+  for (int64_t i = 0; i < steps_count; ++i) {
+    (*logits)[i].assign(host + first_row[i] * vocab, host + first_row[i + 1] * vocab);
+  }
+  for (size_t i = 0; i < steps.size(); ++i) owners[i]->Commit(static_cast<int64_t>(steps[i].tokens.size()));
   committed = true;
   return absl::OkStatus();
 }

@@ -117,6 +117,7 @@ class CudaEngine : public Engine {
   int64_t cached_slices_ = 0;  // this step's slices that attend through plan_
   int64_t widest_proj_ = 0;  // rows of the widest fused first projection
   float rope_scale_ = 1.0f;  // longrope's attention factor
+  int64_t rope_pairs_ = 0;    // frequencies of inv_freq_
   AttentionLayout layout_;
   GpuMatrix embed_, lm_head_;
   DeviceBuffer final_norm_, inv_freq_, staging_;
@@ -133,7 +134,7 @@ class CudaEngine : public Engine {
   AttentionPlan prompt_plan_;
   DeviceBuffer prompt_caches_, expanded_, prompt_query_;
   // Per-step tables and scratch, grown as needed.
-  DeviceBuffer ids_, positions_, row_caches_, slice_caches_, out_rows_;
+  DeviceBuffer ids_, positions_, rope_angles_, row_caches_, slice_caches_, out_rows_;
   PinnedBuffer host_logits_;
   DeviceBuffer x_, normed_, proj_, q_, q_nope_, query_, attended_, values_, gate_up_, act_, picked_, logits_;
 };

@@ -145,6 +145,7 @@ absl::Status CudaEngine::InitDevice() {
   CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));  // no TF32 for float32
   const int64_t rope_dims = mla() ? config_.qk_rope_head_dim : config_.head_dim;
   const std::vector<float> inv_freq = RopeInverseFrequencies(config_, rope_dims);
+  rope_pairs_ = static_cast<int64_t>(inv_freq.size());
   return inv_freq_.Upload(inv_freq.data(), inv_freq.size() * sizeof(float));
 }
 

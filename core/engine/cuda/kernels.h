@@ -29,11 +29,15 @@ void SiluMul(const float* gate_up, int64_t rows, int64_t f, void* out, GpuType o
 // How RoPE pairs dims: rotate-half (i, i + dims/2), as Llama, or interleaved (2i, 2i + 1), as DeepSeek.
 enum class RopeLayout { kRotateHalf, kInterleaved };
 struct RopeArgs {
-  const float* inv_freq = nullptr;   // [dims / 2] radians per position
+  const float2* angles = nullptr;      // [rows x pairs] from RopeAngles
+  int64_t pairs = 0;
   const int32_t* positions = nullptr;  // per row
-  float scale = 1.0f;                // cos/sin multiplier (longrope's attention factor)
   RopeLayout layout = RopeLayout::kRotateHalf;
 };
+// angles[r, i] = (cos, sin)(positions[r] * inv_freq[i]) * scale (longrope's attention factor), for
+// i < pairs: once per step, shared by every layer's RoPE.
+void RopeAngles(const float* inv_freq, int64_t pairs, const int32_t* positions, int64_t rows, float scale,
+                float2* angles, cudaStream_t s);
 
 // For each row and head: reads `dims` floats at in + row * in_ld + head * in_head_stride, applies
 // RoPE to dims [rope_begin, rope_begin + rope_dims) and writes them (as out_type) at element
