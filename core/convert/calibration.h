@@ -58,6 +58,7 @@ class LayerwiseCalibration {
   int64_t tokens() const { return hidden_.rows(); }
   // Where the blocks run ("cpu", "cuda:0 <device name>").
   std::string device() const { return runner_->device(); }
+  BlockRunner* runner() const { return runner_.get(); }
 
   // The next layer's attention input, RMSNorm(hidden) * weight ([tokens x hidden]), and where each
   // calibration sequence's rows are in it.

@@ -222,8 +222,9 @@ class Conversion {
                                            calibration->slices(), mla);
           RETURN_IF_ERROR(check());
         }
-        const RefitResult r =
-            RefitValueUpProjection(config_, layout_.shape, normed, calibration->slices(), *refit_inputs, &mla);
+        ASSIGN_OR_RETURN(const RefitResult r,
+                         RefitValueUpProjection(config_, layout_.shape, normed, calibration->slices(), *refit_inputs,
+                                                calibration->runner(), &mla));
         candidate_report["value_refit_output_error"] = {{"before", r.error_before}, {"after", r.error_after}};
         t = seconds.Add("value_refit", t);
       }

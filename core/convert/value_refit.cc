@@ -3,7 +3,9 @@
 #include <cmath>
 
 #include "Eigen/Cholesky"
+#include "absl/status/status.h"
 #include "core/engine/rope.h"
+#include "fmt/format.h"
 
 namespace transmla::convert {
 namespace {
@@ -78,12 +80,52 @@ RefitInputs PrepareValueRefit(const ModelConfig& source, const GqaLayer& origina
   return in;
 }
 
-RefitResult RefitValueUpProjection(const ModelConfig& source, const MlaShape& shape, const cpu::Mat& normed_input,
-                                   const std::vector<cpu::SequenceSlice>& sequences, const RefitInputs& inputs,
-                                   MlaLayer* mla) {
+RefitSums AccumulateRefitSums(const RefitProblem& problem) {
+  const int64_t n_h = problem.heads, rank = problem.rank, nope = problem.nope, rope = problem.rope;
+  const int64_t v_dim = problem.value_dim, qk = nope + rope;
+  const Mat& kv_b = *problem.kv_b;
+  RefitSums sums;
+  sums.gram.assign(static_cast<size_t>(n_h), Eigen::MatrixXd::Zero(rank, rank));
+  sums.cross.assign(static_cast<size_t>(n_h), Eigen::MatrixXd::Zero(v_dim, rank));
+  // Heads in parallel (their products, a few hundred wide, are too small for Eigen's own threads),
+  // each thread reusing its buffers across sequences. Per head the sequences add up in order, so
+  // the result does not depend on the thread count.
+#pragma omp parallel
+  {
+    Mat o, k_nope, q_full, k_full, p, m, m_m(rank, rank), o_m(v_dim, rank);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t h = 0; h < n_h; ++h) {
+      for (size_t i = 0; i < problem.latents.size(); ++i) {
+        const Mat& c = *problem.latents[i];
+        const Mat& q_conv = *problem.queries[i];
+        o = problem.outputs[i]->middleCols(h * v_dim, v_dim);  // contiguous: Eigen rounds products of strided blocks differently
+        k_nope.noalias() = c * kv_b.middleRows(h * (nope + v_dim), nope).transpose();
+        q_full.resize(c.rows(), qk);
+        k_full.resize(c.rows(), qk);
+        q_full << q_conv.middleCols(h * qk, nope), q_conv.middleCols(h * qk + nope, rope);
+        k_full << k_nope, *problem.rope_keys[i];
+        CausalWeights(q_full, k_full, problem.scale, &p);
+        m.noalias() = p * c;
+        m_m.noalias() = m.transpose() * m;
+        o_m.noalias() = o.transpose() * m;
+        sums.gram[static_cast<size_t>(h)] += m_m.cast<double>();
+        sums.cross[static_cast<size_t>(h)] += o_m.cast<double>();
+      }
+    }
+  }
+  return sums;
+}
+
+absl::StatusOr<RefitResult> RefitValueUpProjection(const ModelConfig& source, const MlaShape& shape,
+                                                   const cpu::Mat& normed_input,
+                                                   const std::vector<cpu::SequenceSlice>& sequences,
+                                                   const RefitInputs& inputs, BlockRunner* device, MlaLayer* mla) {
   const int64_t n_h = source.num_attention_heads, d_h = source.head_dim;
   const int64_t rank = shape.kv_lora_rank, nope = shape.qk_nope_head_dim, rope = shape.qk_rope_head_dim;
-  const int64_t v_dim = shape.v_head_dim, qk = nope + rope;
+  const int64_t v_dim = shape.v_head_dim;
+  if (d_h != v_dim) {
+    return absl::InvalidArgumentError(fmt::format("the value refit needs v_head_dim {} = head_dim {}", v_dim, d_h));
+  }
   const MatD latent_rows = mla->kv_a.topRows(rank);
   std::optional<VecD> latent_bias;
   if (mla->kv_a_bias) latent_bias = mla->kv_a_bias->head(rank);
@@ -93,52 +135,38 @@ RefitResult RefitValueUpProjection(const ModelConfig& source, const MlaShape& sh
   for (const cpu::SequenceSlice& s : sequences) {
     latents.push_back(Project(normed_input.middleRows(s.row_begin, s.count), latent_rows, latent_bias));
   }
-  std::vector<Eigen::MatrixXd> gram(n_h, Eigen::MatrixXd::Zero(rank, rank));
-  std::vector<Eigen::MatrixXd> cross(n_h, Eigen::MatrixXd::Zero(v_dim, rank));
-  std::vector<double> target_energy(n_h, 0.0);
-  // Heads in parallel (their products, a few hundred wide, are too small for Eigen's own threads),
-  // each thread reusing its buffers across sequences. Per head the sequences add up in order, so
-  // the result does not depend on the thread count.
-#pragma omp parallel
-  {
-    Mat o, k_nope, q_full, k_full, p, m, m_m(rank, rank), o_m(v_dim, rank);
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t h = 0; h < n_h; ++h) {
-      for (size_t i = 0; i < sequences.size(); ++i) {
-        const Mat& c = latents[i];
-        const Mat& q_conv = inputs.queries[i];
-        o = inputs.original_outputs[i].middleCols(h * d_h, d_h);  // contiguous: Eigen rounds products of strided blocks differently
-        k_nope.noalias() = c * kv_b.middleRows(h * (nope + v_dim), nope).transpose();
-        q_full.resize(c.rows(), nope + rope);
-        k_full.resize(c.rows(), nope + rope);
-        q_full << q_conv.middleCols(h * qk, nope), q_conv.middleCols(h * qk + nope, rope);
-        k_full << k_nope, inputs.rope_keys[i];
-        CausalWeights(q_full, k_full, 1.0f / std::sqrt(static_cast<float>(qk)), &p);
-        m.noalias() = p * c;
-        m_m.noalias() = m.transpose() * m;
-        o_m.noalias() = o.transpose() * m;
-        gram[h] += m_m.cast<double>();
-        cross[h] += o_m.cast<double>();
-        target_energy[h] += o.squaredNorm();
-      }
-    }
+  RefitProblem problem{n_h, rank, nope, rope, v_dim, 1.0f / std::sqrt(static_cast<float>(nope + rope)), &kv_b};
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    problem.latents.push_back(&latents[i]);
+    problem.queries.push_back(&inputs.queries[i]);
+    problem.rope_keys.push_back(&inputs.rope_keys[i]);
+    problem.outputs.push_back(&inputs.original_outputs[i]);
   }
+  absl::StatusOr<RefitSums> on_device =
+      device != nullptr ? device->AccumulateRefit(problem) : absl::UnimplementedError("no device");
+  if (!on_device.ok() && !absl::IsUnimplemented(on_device.status())) return on_device.status();
+  const RefitSums sums = on_device.ok() ? *std::move(on_device) : AccumulateRefitSums(problem);
+
   RefitResult result;
   double total = 0;
   for (int64_t h = 0; h < n_h; ++h) {
+    const Eigen::MatrixXd& gram = sums.gram[static_cast<size_t>(h)];
+    const Eigen::MatrixXd& cross = sums.cross[static_cast<size_t>(h)];
+    double target_energy = 0;
+    for (const Mat& o : inputs.original_outputs) target_energy += o.middleCols(h * v_dim, v_dim).squaredNorm();
     const int64_t row = h * (nope + v_dim) + nope;
     const Eigen::MatrixXd w_old = mla->kv_b.middleRows(row, v_dim);
     // |W m - o|^2 summed = tr(W G W^T) - 2 tr(W C^T) + |o|^2.
     auto error = [&](const Eigen::MatrixXd& w) {
-      return (w * gram[h] * w.transpose()).trace() - 2.0 * (w * cross[h].transpose()).trace() + target_energy[h];
+      return (w * gram * w.transpose()).trace() - 2.0 * (w * cross.transpose()).trace() + target_energy;
     };
-    const double ridge = 1e-8 * gram[h].trace() / static_cast<double>(rank) + 1e-30;
+    const double ridge = 1e-8 * gram.trace() / static_cast<double>(rank) + 1e-30;
     const Eigen::MatrixXd w_new =
-        (gram[h] + ridge * Eigen::MatrixXd::Identity(rank, rank)).ldlt().solve(cross[h].transpose()).transpose();
+        (gram + ridge * Eigen::MatrixXd::Identity(rank, rank)).ldlt().solve(cross.transpose()).transpose();
     const double before = error(w_old), after = error(w_new);
     result.error_before += before;
     result.error_after += std::min(before, after);
-    total += target_energy[h];
+    total += target_energy;
     if (after < before) mla->kv_b.middleRows(row, v_dim) = w_new;
   }
   result.error_before /= std::max(total, 1e-300);

@@ -3,9 +3,12 @@
 
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "core/convert/mla_layer.h"
+#include "core/engine/block_runner.h"
 #include "core/engine/cpu/attention.h"
 #include "core/engine/cpu/ops.h"
+#include "core/engine/refit_sums.h"
 #include "core/io/hf_config.h"
 
 namespace transmla::convert {
@@ -27,15 +30,20 @@ RefitInputs PrepareValueRefit(const ModelConfig& source, const GqaLayer& origina
 // head's attention-weighted latent and o_t the original head output. This compensates, per head,
 // for both the value compression and the change in attention weights that key compression and
 // partial RoPE cause. `mla` must not yet have its norms folded (the latent is plain A x), and
-// `inputs` come from PrepareValueRefit for a candidate of the same layer. Returns the relative
-// output error before and after.
+// `inputs` come from PrepareValueRefit for a candidate of the same layer. The sums run on `device`
+// where it implements them (the GPU's block runner), else here; the solves run here. Returns the
+// relative output error before and after.
 struct RefitResult {
   double error_before = 0;
   double error_after = 0;
 };
-RefitResult RefitValueUpProjection(const ModelConfig& source, const MlaShape& shape, const cpu::Mat& normed_input,
-                                   const std::vector<cpu::SequenceSlice>& sequences, const RefitInputs& inputs,
-                                   MlaLayer* mla);
+absl::StatusOr<RefitResult> RefitValueUpProjection(const ModelConfig& source, const MlaShape& shape,
+                                                   const cpu::Mat& normed_input,
+                                                   const std::vector<cpu::SequenceSlice>& sequences,
+                                                   const RefitInputs& inputs, BlockRunner* device, MlaLayer* mla);
+
+// The refit's sums on the CPU (float32 products, float64 sums over sequences).
+RefitSums AccumulateRefitSums(const RefitProblem& problem);
 
 }  // namespace transmla::convert
 

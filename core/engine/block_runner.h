@@ -8,6 +8,7 @@
 #include "absl/types/span.h"
 #include "core/engine/cpu/attention.h"
 #include "core/engine/cpu/ops.h"
+#include "core/engine/refit_sums.h"
 #include "core/io/hf_config.h"
 #include "core/io/tensor_store.h"
 
@@ -32,6 +33,11 @@ class BlockRunner {
 
   // Where the blocks run: "cpu", or "cuda:N <device name>".
   virtual std::string device() const = 0;
+
+  // The value refit's sums on this device; Unimplemented where the caller's own CPU code serves.
+  virtual absl::StatusOr<RefitSums> AccumulateRefit(const RefitProblem& problem) {
+    return absl::UnimplementedError("the value refit runs on the CPU");
+  }
 };
 
 // OK when `slices` cover rows 0 .. rows - 1 in order, each with at least one row; else

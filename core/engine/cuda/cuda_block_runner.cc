@@ -5,6 +5,7 @@
 
 #include "core/engine/cuda/cuda_engine.h"
 #include "core/engine/cuda/cuda_model.h"
+#include "core/engine/cuda/cuda_refit.h"
 #include "core/engine/cuda/cuda_status.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
@@ -48,8 +49,11 @@ class CudaBlockRunner : public BlockRunner {
 
   std::string device() const override { return device_; }
 
+  absl::StatusOr<RefitSums> AccumulateRefit(const RefitProblem& problem) override { return refit_.Accumulate(problem); }
+
  private:
   const std::string device_;
+  GpuRefit refit_;
 };
 
 }  // namespace

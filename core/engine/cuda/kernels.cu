@@ -209,7 +209,43 @@ __global__ void MlaAppendLatentKernel(const float* kv_a, int64_t kv_ld, const fl
   }
 }
 
+// One warp per row.
+__global__ void CausalSoftmaxKernel(float* scores, int64_t rows, int64_t n, float scale) {
+  const int64_t r = blockIdx.x * static_cast<int64_t>(blockDim.x / 32) + threadIdx.x / 32;
+  if (r >= rows) return;
+  const int lane = threadIdx.x % 32;
+  float* row = scores + r * n;
+  const int64_t valid = r % n + 1;
+  float max = -INFINITY;
+  for (int64_t j = lane; j < valid; j += 32) max = fmaxf(max, row[j] * scale);
+  for (int offset = 16; offset > 0; offset /= 2) max = fmaxf(max, __shfl_xor_sync(0xffffffff, max, offset));
+  float sum = 0;
+  for (int64_t j = lane; j < valid; j += 32) {
+    const float e = expf(row[j] * scale - max);
+    row[j] = e;
+    sum += e;
+  }
+  for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffff, sum, offset);
+  const float inv = 1.0f / sum;
+  for (int64_t j = lane; j < n; j += 32) row[j] = j < valid ? row[j] * inv : 0.0f;
+}
+
+__global__ void AddToDoubleKernel(const float* values, int64_t count, double* sums) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i < count) sums[i] += values[i];
+}
+
 }  // namespace
+
+void CausalSoftmaxRows(float* scores, int64_t rows, int64_t n, float scale, cudaStream_t s) {
+  constexpr int64_t kRowsPerBlock = kThreads / 32;
+  CausalSoftmaxKernel<<<static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock), kThreads, 0, s>>>(
+      scores, rows, n, scale);
+}
+
+void AddToDouble(const float* values, int64_t count, double* sums, cudaStream_t s) {
+  AddToDoubleKernel<<<Blocks(count), kThreads, 0, s>>>(values, count, sums);
+}
 
 void Convert(const void* in, GpuType in_type, int64_t n, void* out, GpuType out_type, cudaStream_t s) {
   ConvertKernel<<<Blocks(n), kThreads, 0, s>>>(in, in_type, n, out, out_type);

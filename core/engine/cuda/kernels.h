@@ -66,6 +66,12 @@ void MlaAppendLatent(const float* kv_a, int64_t kv_ld, const float* norm_weight,
                      int64_t rank, int64_t rope_dims, void* const* caches, GpuType cache_type, int64_t token_stride,
                      const RopeArgs& rope, cudaStream_t s);
 
+// Rows of `n` scores, `n` per block of rows (row r is position r % n of its block): each becomes the
+// softmax of scale * its first r % n + 1 entries, zeros after (causal attention weights).
+void CausalSoftmaxRows(float* scores, int64_t rows, int64_t n, float scale, cudaStream_t s);
+// sums[i] += values[i] for i < count, in float64.
+void AddToDouble(const float* values, int64_t count, double* sums, cudaStream_t s);
+
 }  // namespace transmla::cuda
 
 #endif  // TRANSMLA_CORE_ENGINE_CUDA_KERNELS_H_
