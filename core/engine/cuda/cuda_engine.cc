@@ -138,8 +138,11 @@ absl::Status CudaEngine::PlanStep(const std::vector<AttentionSlice>& slices, con
     }
   }
   RETURN_IF_ERROR(positions_.Upload(positions.data(), positions.size() * sizeof(int32_t)));
-  RETURN_IF_ERROR(rope_angles_.Reserve(static_cast<size_t>(rows * rope_pairs_) * sizeof(float2)));
-  RopeAngles(inv_freq_.f(), rope_pairs_, positions_.as<int32_t>(), rows, rope_scale_, rope_angles_.as<float2>(), kStream);
+  if (rope_pairs_ > 0) {  // none for an MLA model without RoPE dims
+    RETURN_IF_ERROR(rope_angles_.Reserve(static_cast<size_t>(rows * rope_pairs_) * sizeof(float2)));
+    RopeAngles(inv_freq_.f(), rope_pairs_, positions_.as<int32_t>(), rows, rope_scale_, rope_angles_.as<float2>(),
+               kStream);
+  }
   RETURN_IF_ERROR(row_caches_.Upload(row_caches.data(), row_caches.size() * sizeof(void*)));
   RETURN_IF_ERROR(slice_caches_.Upload(slice_caches.data(), slice_caches.size() * sizeof(void*)));
   if (!cached.empty()) RETURN_IF_ERROR(plan_.Build(cached, layout_, type_, kStream));
