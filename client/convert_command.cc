@@ -138,7 +138,7 @@ Command ConvertCommand() {
           "[--rope-pairs M] [--collapse C] [--freqfold F] [--rotation hermitian|real|query-weighted] [--balance "
           "query-whitened|transmla] [--alpha A] [--no-value-refit] [--calibration FILE|none] [--calibration-samples N] "
           "[--calibration-length N] [--calibration-documents N] [--calibration-device auto|cpu|cuda] "
-          "[--dtype f32|bf16|f16] [--eval-text FILE [--eval-skip N] [--eval-limit N] [--eval-max-len N]] [--force] "
+          "[--dtype f32|bf16] [--eval-text FILE [--eval-skip N] [--eval-limit N] [--eval-max-len N]] [--force] "
           "[--json]" +
               remote_usage,
           value_flags,

@@ -86,10 +86,17 @@ absl::StatusOr<std::unique_ptr<LayerConverter>> MakeLayerConverter(const ModelCo
   return MakeDeepseekConverter(config, resolved);
 }
 
-DType OutputDType(const ModelConfig& config, const ConversionOptions& options) {
+// FP16 cannot hold the stock-norm fold (stock_norms.h): it scales kv_a's latent rows by ~1e-8, below
+// FP16's smallest value (2^-24), and the written model would compute NaN. An FP16 source converts
+// to BF16 unless asked otherwise; asking for FP16 is an error.
+absl::StatusOr<DType> OutputDType(const ModelConfig& config, const ConversionOptions& options) {
+  if (options.dtype == DType::kF16) {
+    return absl::InvalidArgumentError(
+        "dtype f16 cannot hold the converted model: the folded kv_a_layernorm scales kv_a's latent rows by about "
+        "1e-8, below FP16's smallest value, so they would be written as zeros; use bf16 or f32");
+  }
   if (options.dtype) return *options.dtype;
-  if (config.torch_dtype == "bfloat16") return DType::kBF16;
-  if (config.torch_dtype == "float16") return DType::kF16;
+  if (config.torch_dtype == "bfloat16" || config.torch_dtype == "float16") return DType::kBF16;
   return DType::kF32;
 }
 
@@ -360,6 +367,7 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
   ASSIGN_OR_RETURN(ModelConfig config, ReadModelConfig(source / "config.json"));
   RETURN_IF_ERROR(CheckSource(config));
   RETURN_IF_ERROR(CheckCalibrationDevice(options.calibration.device, config, RegisteredGpuBackend()));
+  ASSIGN_OR_RETURN(const DType dtype, OutputDType(config, options));
   ASSIGN_OR_RETURN(std::unique_ptr<LayerConverter> converter, MakeLayerConverter(config, options));
   ASSIGN_OR_RETURN(TensorStore store, TensorStore::OpenSafetensors(source));
   ASSIGN_OR_RETURN(StagedDirectory staged, StagedDirectory::Create(destination, options.force));
@@ -371,7 +379,6 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
                  "calibration text)");
   }
 
-  const DType dtype = OutputDType(config, options);
   // Scaling the residual stream by s = sqrt(eps_out / eps_in) keeps every RMSNorm's output exact
   // when eps changes to kStockNormEps; the LM head then needs its own (unscaled) copy.
   const double residual_scale = std::sqrt(kStockNormEps / config.rms_norm_eps);

@@ -91,6 +91,18 @@ TEST(ExactConversionTest, RejectsShapeOptionsAndLeavesNothingOnCancel) {
   EXPECT_TRUE(std::filesystem::is_empty(dir)) << "staging files left behind";
 }
 
+TEST(ExactConversionTest, RefusesFp16OutputBeforeAnyWork) {
+  // The stock-norm fold's latent rows (~1e-9) are below FP16's range: such a model computed NaN.
+  const std::filesystem::path dir = MakeTempDir("f16");
+  ConversionOptions options;
+  options.mode = Mode::kExact;
+  options.dtype = DType::kF16;
+  const absl::Status status = ConvertModel(BundledModelDir(), dir / "out", options).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("use bf16 or f32"), std::string::npos) << status;
+  EXPECT_TRUE(std::filesystem::is_empty(dir)) << "nothing may be written";
+}
+
 TEST(DeepseekConversionTest, CancelLandsInsideTheFirstLayer) {
   const std::filesystem::path dir = MakeTempDir("cancel_in_layer");
   ConversionOptions options;

@@ -6,6 +6,7 @@
 #include "core/engine/cuda/cuda_status.h"
 #include "core/engine/cuda/kernels.h"
 #include "core/engine/rope.h"
+#include "core/io/half_range.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
 
@@ -63,6 +64,11 @@ absl::Status CudaEngine::UploadMatrix(const TensorStore& store, const std::vecto
     if (row + part_rows > rows) return absl::InvalidArgumentError(fmt::format("{} has {} rows, too many", name, part_rows));
     ASSIGN_OR_RETURN(const TensorView view, store.Get(name, {part_rows, cols}));
     const int64_t count = part_rows * cols;
+    if (type_ == GpuType::kF16 && view.dtype != DType::kF16) {
+      if (const absl::Status fits = CheckFitsHalfPrecision(view); !fits.ok()) {
+        return absl::InvalidArgumentError(fmt::format("--gpu-dtype f16: {}; use bf16 or f32", std::string(fits.message())));
+      }
+    }
     void* rows_out = static_cast<char*>(out->data.get()) + static_cast<size_t>(row * cols) * Bytes(type_);
     if (const std::optional<GpuType> stored = StoredGpuType(view.dtype)) {
       RETURN_IF_ERROR(staging_.Upload(view.data, view.nbytes));
