@@ -39,6 +39,9 @@ const std::map<std::string, Preset>& Presets() {
       // ~100M parameters with a 32K vocabulary (Llama-2 tokenizer size).
       {"llama-100m", {768, 2048, 12, 12, 4, 32000, 2048, 10000.0}},
       {"tiny", {64, 172, 2, 8, 4, 512, 512, 10000.0, false, false, true}},
+      // Qwen2.5-0.5B's widths (q/k/v biases, tied embeddings) over 6 layers and a 32K vocabulary:
+      // the biased architecture at a size whose CPU reference runs in seconds.
+      {"qwen2-small", {896, 4864, 6, 14, 2, 32000, 32768, 1000000.0, true, false, true, "qwen2"}},
       // ~30M parameters, stories260K's vocabulary: slow enough on CPU (a few ms a token) that
       // serving tests can cancel or unload mid-generation.
       {"serving-test", {512, 1536, 8, 8, 4, 512, 2048, 10000.0}},
