@@ -257,6 +257,37 @@ TEST_P(Cuda16BitTest, LogitsWithinTwoPercentOfCpuFp32AndDecisiveTop1Agrees) {
   EXPECT_GE(decisive_top1, 0.99);
 }
 
+TEST_P(Cuda16BitTest, PromptInTwoChunksMatchesOnePrompt) {
+  // The second chunk's prompt tiles attend to cache positions written by the first (the prefill
+  // kernel's start_position > 0 path). Its logits must match the same positions of one 512-token
+  // prompt within the 16-bit tolerance (the GEMMs see different row counts), decisive leaders equal.
+  absl::StatusOr<LoadedModel> g = LoadModel(dir_, gpu_);
+  ASSERT_TRUE(g.ok()) << g.status();
+  Engine& engine = *g->engine;
+  const int64_t vocab = engine.config().vocab_size;
+  const std::vector<int32_t> tokens = RandomTokens(512, vocab);
+  constexpr int64_t kFirst = 300;
+  auto whole = engine.NewSequence();
+  auto chunked = engine.NewSequence();
+  const std::vector<int32_t> head(tokens.begin(), tokens.begin() + kFirst), tail(tokens.begin() + kFirst, tokens.end());
+  std::vector<std::vector<float>> one, first, second;
+  ASSERT_TRUE(engine.Forward({{whole.get(), tokens, true}}, &one).ok());
+  ASSERT_TRUE(engine.Forward({{chunked.get(), head, false}}, &first).ok());
+  ASSERT_TRUE(engine.Forward({{chunked.get(), tail, true}}, &second).ok());
+  double diff2 = 0, ref2 = 0;
+  for (int64_t p = kFirst; p < 512; ++p) {
+    const PositionComparison c = Compare(second[0].data() + (p - kFirst) * vocab, one[0].data() + p * vocab, vocab);
+    diff2 += c.diff2;
+    ref2 += c.ref2;
+    if (c.decisive) {
+      EXPECT_TRUE(c.same_top1) << "position " << p;
+    }
+  }
+  const double relative = std::sqrt(diff2 / ref2);
+  std::cout << Label() << ": second chunk vs one prompt relative L2 " << relative << "\n";
+  EXPECT_LE(relative, 2e-2);
+}
+
 TEST_P(Cuda16BitTest, BatchedStepsMatchOneAtATime) {
   // Three sequences of different lengths decode 16 greedy tokens together; each is then replayed
   // alone on the same tokens. cuBLAS picks GEMM kernels by row count, so float sums round
