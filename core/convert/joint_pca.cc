@@ -44,16 +44,14 @@ JointPca::JointPca(const MatD& keys, const MatD& values, const InputMoment& inpu
   vv_ = Sandwich(values, input);
   MatD key_weight = MatD::Identity(nk, nk);
   key_unweight_ = MatD::Identity(nk, nk);
-  if (nk > 0 && balance == BalanceKind::kQueryWhitened) {
-    whitened_ = true;
-    PsdSqrt(query_moment, &key_weight, &key_unweight_);
-  }
+  const bool whitened = nk > 0 && balance == BalanceKind::kQueryWhitened;
+  if (whitened) PsdSqrt(query_moment, &key_weight, &key_unweight_);
   weighted_keys_ = key_weight * keys;
   wkk_ = key_weight * kk_;
   wkkw_ = wkk_ * key_weight.transpose();
   wkv_ = key_weight * kv_;
   if (nk == 0) return;
-  if (whitened_) {
+  if (whitened) {
     numerator_ = std::sqrt(vv_.trace() / std::max(wkkw_.trace(), 1e-300));
   } else {
     numerator_ = vv_.diagonal().cwiseMax(0).cwiseSqrt().mean();

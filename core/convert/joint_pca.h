@@ -56,7 +56,6 @@ class JointPca {
   MatD wkk_, wkkw_, wkv_;          // Kw C K^T, Kw C Kw^T, Kw C V^T
   // The keys' scale is alpha * numerator / denominator (1 without keys).
   double numerator_ = 1.0, denominator_ = 1.0;
-  bool whitened_ = false;
 };
 
 }  // namespace transmla::convert

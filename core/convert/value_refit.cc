@@ -54,6 +54,7 @@ RefitInputs PrepareValueRefit(const ModelConfig& source, const GqaLayer& origina
   std::optional<VecD> rope_bias;
   if (candidate.kv_a_bias) rope_bias = candidate.kv_a_bias->tail(rope);
   RefitInputs in;
+  in.output_energy.assign(static_cast<size_t>(n_h), 0.0);
   for (const cpu::SequenceSlice& s : sequences) {
     const Mat x = normed_input.middleRows(s.row_begin, s.count);
     Mat q_orig = Project(x, original.wq, original.bq), k_orig = Project(x, original.wk, original.bk);
@@ -67,6 +68,7 @@ RefitInputs PrepareValueRefit(const ModelConfig& source, const GqaLayer& origina
       CausalWeights(q_orig.middleCols(h * d_h, d_h), k_orig.middleCols(g * d_h, d_h),
                     1.0f / std::sqrt(static_cast<float>(d_h)), &p_orig);
       const Mat o = p_orig * v_orig.middleCols(g * d_h, d_h);
+      in.output_energy[static_cast<size_t>(h)] += o.squaredNorm();
       outputs.middleCols(h * d_h, d_h) = o;
     }
     in.original_outputs.push_back(std::move(outputs));
@@ -152,8 +154,7 @@ absl::StatusOr<RefitResult> RefitValueUpProjection(const ModelConfig& source, co
   for (int64_t h = 0; h < n_h; ++h) {
     const Eigen::MatrixXd& gram = sums.gram[static_cast<size_t>(h)];
     const Eigen::MatrixXd& cross = sums.cross[static_cast<size_t>(h)];
-    double target_energy = 0;
-    for (const Mat& o : inputs.original_outputs) target_energy += o.middleCols(h * v_dim, v_dim).squaredNorm();
+    const double target_energy = inputs.output_energy[static_cast<size_t>(h)];
     const int64_t row = h * (nope + v_dim) + nope;
     const Eigen::MatrixXd w_old = mla->kv_b.middleRows(row, v_dim);
     // |W m - o|^2 summed = tr(W G W^T) - 2 tr(W C^T) + |o|^2.

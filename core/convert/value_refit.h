@@ -19,6 +19,7 @@ namespace transmla::convert {
 // not change (it moves only kv_a's latent rows and kv_b).
 struct RefitInputs {
   std::vector<cpu::Mat> original_outputs, queries, rope_keys;
+  std::vector<double> output_energy;  // per head, |o_h|^2 summed over the sequences
 };
 RefitInputs PrepareValueRefit(const ModelConfig& source, const GqaLayer& original, const MlaShape& shape,
                               const std::vector<double>& rope_frequencies, const cpu::Mat& normed_input,

@@ -180,6 +180,7 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
       steps, config_, [](const Sequence* s) { return dynamic_cast<const CudaSequence*>(s) != nullptr; }));
   const int64_t d = config_.hidden_size, layers = config_.num_hidden_layers, vocab = config_.vocab_size;
   std::vector<int32_t> ids, out_rows;
+  std::vector<int64_t> first_out_row;  // per step, then one past the last
   std::vector<AttentionSlice> slices;
   std::vector<CudaSequence*> owners;
   // A step that fails leaves every sequence as it was, its reserved tokens released.
@@ -195,12 +196,14 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
     owners.push_back(seq);
     RETURN_IF_ERROR(seq->Reserve(count));
     slices.push_back({static_cast<int32_t>(ids.size()), static_cast<int32_t>(count), static_cast<int32_t>(seq->length())});
+    first_out_row.push_back(static_cast<int64_t>(out_rows.size()));
     for (int64_t t = 0; t < count; ++t) {
       if (step.all_logits || t == count - 1) out_rows.push_back(static_cast<int32_t>(ids.size()));
       ids.push_back(step.tokens[static_cast<size_t>(t)]);
     }
   }
   const int64_t rows = static_cast<int64_t>(ids.size()), n_out = static_cast<int64_t>(out_rows.size());
+  first_out_row.push_back(n_out);
   RETURN_IF_ERROR(ids_.Upload(ids.data(), ids.size() * sizeof(int32_t)));
   RETURN_IF_ERROR(out_rows_.Upload(out_rows.data(), out_rows.size() * sizeof(int32_t)));
   RETURN_IF_ERROR(PlanStep(slices, owners, layers));
@@ -222,15 +225,11 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
   // Resized, not reassigned: a caller that passes the same vectors every step keeps their memory.
   logits->resize(steps.size());
   const float* host = host_logits_.as<float>();
-  std::vector<int64_t> first_row(steps.size() + 1, 0);
-  for (size_t i = 0; i < steps.size(); ++i) {
-    first_row[i + 1] = first_row[i] + (steps[i].all_logits ? static_cast<int64_t>(steps[i].tokens.size()) : 1);
-  }
   // Batch 32 x a 128K vocabulary is 16 MB a step: copied out by every core, not one.
   const int64_t steps_count = static_cast<int64_t>(steps.size());
 #pragma omp parallel for schedule(static) if (values >= (size_t{1} << 21))
   for (int64_t i = 0; i < steps_count; ++i) {
-    (*logits)[i].assign(host + first_row[i] * vocab, host + first_row[i + 1] * vocab);
+    (*logits)[i].assign(host + first_out_row[i] * vocab, host + first_out_row[i + 1] * vocab);
   }
   for (size_t i = 0; i < steps.size(); ++i) owners[i]->Commit(static_cast<int64_t>(steps[i].tokens.size()));
   committed = true;
