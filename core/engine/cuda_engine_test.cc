@@ -257,6 +257,39 @@ TEST_P(Cuda16BitTest, LogitsWithinTwoPercentOfCpuFp32AndDecisiveTop1Agrees) {
   EXPECT_GE(decisive_top1, 0.99);
 }
 
+TEST_P(Cuda16BitTest, DecodeStepsMatchCpuFp32) {
+  // After a 700-token prompt, 24 steps of one given token each: the decode kernels (MLA: the latent
+  // kernel where its dims are compiled), their context split in chunks of 256 and merged.
+  absl::StatusOr<LoadedModel> g = LoadModel(dir_, gpu_);
+  ASSERT_TRUE(g.ok()) << g.status();
+  absl::StatusOr<LoadedModel> c = LoadModel(dir_);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const int64_t vocab = c->engine->config().vocab_size;
+  const std::vector<int32_t> tokens = RandomTokens(724, vocab);
+  constexpr int64_t kPrompt = 700;
+  auto seq_g = g->engine->NewSequence();
+  auto seq_c = c->engine->NewSequence();
+  const std::vector<int32_t> prompt(tokens.begin(), tokens.begin() + kPrompt);
+  std::vector<std::vector<float>> lg, lc;
+  ASSERT_TRUE(g->engine->Forward({{seq_g.get(), prompt, false}}, &lg).ok());
+  ASSERT_TRUE(c->engine->Forward({{seq_c.get(), prompt, false}}, &lc).ok());
+  double diff2 = 0, ref2 = 0;
+  for (int64_t p = kPrompt; p < static_cast<int64_t>(tokens.size()); ++p) {
+    const std::vector<int32_t> one = {tokens[static_cast<size_t>(p)]};
+    ASSERT_TRUE(g->engine->Forward({{seq_g.get(), one, false}}, &lg).ok());
+    ASSERT_TRUE(c->engine->Forward({{seq_c.get(), one, false}}, &lc).ok());
+    const PositionComparison cmp = Compare(lg[0].data(), lc[0].data(), vocab);
+    diff2 += cmp.diff2;
+    ref2 += cmp.ref2;
+    if (cmp.decisive) {
+      EXPECT_TRUE(cmp.same_top1) << "position " << p;
+    }
+  }
+  const double relative = std::sqrt(diff2 / ref2);
+  std::cout << Label() << ": 24 decode steps after 700 prompt tokens vs cpu fp32, relative L2 " << relative << "\n";
+  EXPECT_LE(relative, 2e-2);
+}
+
 TEST_P(Cuda16BitTest, PromptInTwoChunksMatchesOnePrompt) {
   // The second chunk's prompt tiles attend to cache positions written by the first (the prefill
   // kernel's start_position > 0 path). Its logits must match the same positions of one 512-token
@@ -457,7 +490,8 @@ TEST_F(CudaBlockRunnerTest, RefitSumsMatchTheCpu) {
       rope_keys.push_back(random(n, kRope));
       outputs.push_back(random(n, kHeads * kValue));
     }
-    RefitProblem problem{kHeads, kRank, nope, kRope, kValue, 1.0f / std::sqrt(static_cast<float>(nope + kRope)), &kv_b};
+    RefitProblem problem{kHeads, kRank, nope, kRope, kValue, 1.0f / std::sqrt(static_cast<float>(nope + kRope)),
+                         &kv_b, {}, {}, {}, {}};
     for (size_t i = 0; i < latents.size(); ++i) {
       problem.latents.push_back(&latents[i]);
       problem.queries.push_back(&queries[i]);

@@ -8,6 +8,7 @@
 #include <cfloat>
 
 #include "core/engine/cuda/attention_kernels.cuh"
+#include "core/engine/cuda/latent_attention.h"
 #include "core/engine/cuda/mma.cuh"
 #include "core/engine/cuda/prefill_attention.h"
 #include "core/util/status_macros.h"
@@ -15,23 +16,6 @@
 
 namespace transmla::cuda {
 namespace {
-
-// Where item k's value_dim outputs go: its row of `out`, or its partial slot when the tile is split.
-__device__ int64_t OutputBase(const KernelArgs& a, const TileWork& tile, const BlockWork& block, int k) {
-  const int64_t dv = a.layout.value_dim;
-  if (a.tile_splits[block.tile] > 1) {
-    return (tile.partial_base + static_cast<int64_t>(block.split) * tile.item_count + k) * dv;
-  }
-  const Item it = ItemOf(a, tile, k);
-  return (it.row * a.layout.heads + it.head) * dv;
-}
-
-__device__ void WritePartialStats(const KernelArgs& a, const TileWork& tile, const BlockWork& block, int k,
-                                  float max_log2, float sum) {
-  const int64_t slot = tile.partial_base + static_cast<int64_t>(block.split) * tile.item_count + k;
-  a.partial_max[slot] = max_log2;
-  a.partial_sum[slot] = sum;
-}
 
 // One warp's result for item k from its share `acc` (dims lane + 32 j): the normalized output when
 // the tile is not split, else its partial.
@@ -132,10 +116,6 @@ struct ChunkWalk {
     }
   }
 };
-
-__host__ __device__ inline bool ValueInKey(const AttentionLayout& l) {
-  return l.kv_heads == 1 && l.key_head_stride == 0 && l.value_offset == 0;
-}
 
 // 16-bit caches: a tile of 16 kMTiles items against kTileTokens positions at a time on tensor cores
 // (mma.m16n8k16, FP32 accumulate), the next positions loading asynchronously meanwhile. Scores and
@@ -491,16 +471,14 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
     // 16, 32 or 64 rows: the general tensor-core kernel is compiled for these.
     tile_rows_ = 16;
     while (tile_rows_ < max_rows && tile_rows_ < widest) tile_rows_ *= 2;
-    switch (cache_type) {
-      case GpuType::kF32: break;
-      case GpuType::kBF16: {
-        ASSIGN_OR_RETURN(launch_, ChooseTensorCore<__nv_bfloat16>(layout, tile_rows_, limits_));
-        break;
-      }
-      case GpuType::kF16: {
-        ASSIGN_OR_RETURN(launch_, ChooseTensorCore<__half>(layout, tile_rows_, limits_));
-        break;
-      }
+    // MLA's latent cache takes its own kernel where its dims are compiled, else the general one.
+    if (cache_type != GpuType::kF32) {
+      ASSIGN_OR_RETURN(launch_, ChooseLatentAttention(cache_type, layout, tile_rows_, limits_));
+    }
+    if (launch_.kernel == nullptr && cache_type == GpuType::kBF16) {
+      ASSIGN_OR_RETURN(launch_, ChooseTensorCore<__nv_bfloat16>(layout, tile_rows_, limits_));
+    } else if (launch_.kernel == nullptr && cache_type == GpuType::kF16) {
+      ASSIGN_OR_RETURN(launch_, ChooseTensorCore<__half>(layout, tile_rows_, limits_));
     }
   }
 

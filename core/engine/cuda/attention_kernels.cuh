@@ -63,6 +63,28 @@ __device__ inline Item ItemOf(const KernelArgs& a, const TileWork& tile, int k) 
   return {s.row_begin + token, tile.kv_head * group + item % group, static_cast<int32_t>(s.start_position + token)};
 }
 
+// MLA's absorbed layout: one latent row per position is every head's key, its prefix their value.
+__host__ __device__ inline bool ValueInKey(const AttentionLayout& l) {
+  return l.kv_heads == 1 && l.key_head_stride == 0 && l.value_offset == 0;
+}
+
+// Where item k's value_dim outputs go: its row of `out`, or its partial slot when the tile is split.
+__device__ inline int64_t OutputBase(const KernelArgs& a, const TileWork& tile, const BlockWork& block, int k) {
+  const int64_t dv = a.layout.value_dim;
+  if (a.tile_splits[block.tile] > 1) {
+    return (tile.partial_base + static_cast<int64_t>(block.split) * tile.item_count + k) * dv;
+  }
+  const Item it = ItemOf(a, tile, k);
+  return (it.row * a.layout.heads + it.head) * dv;
+}
+
+__device__ inline void WritePartialStats(const KernelArgs& a, const TileWork& tile, const BlockWork& block, int k,
+                                  float max_log2, float sum) {
+  const int64_t slot = tile.partial_base + static_cast<int64_t>(block.split) * tile.item_count + k;
+  a.partial_max[slot] = max_log2;
+  a.partial_sum[slot] = sum;
+}
+
 }  // namespace transmla::cuda
 
 #endif  // TRANSMLA_CORE_ENGINE_CUDA_ATTENTION_KERNELS_CUH_

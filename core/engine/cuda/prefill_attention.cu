@@ -26,14 +26,13 @@ __device__ __forceinline__ uint32_t PackPair<__half>(float low, float high) {
   return *reinterpret_cast<const uint32_t*>(&v);
 }
 
-// The query tile is staged through the second key buffer (the rows then live in registers; that
-// buffer's first load starts after the first step's barrier).
+// Two buffers each of keys and values, then the query tile's staging rows (they then live in
+// registers).
 template <int kWarps, int Dk, int Dv>
 struct PrefillShape {
   static constexpr int M = 16 * kWarps, N = kTileTokens;
   static constexpr int ldk = Dk + 8, ldv = Dv + 8;  // 16 bytes of padding: ldmatrix rows in different banks
-  static_assert(M <= N, "the query tile must fit in a key buffer");
-  static constexpr size_t Elements() { return 2 * N * ldk + 2 * N * ldv; }
+  static constexpr size_t Elements() { return 2 * N * ldk + 2 * N * ldv + M * ldk; }
 };
 
 // One block per tile of kPrefillTileRows (token, head) items of a prompt, against the cache
@@ -50,7 +49,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   extern __shared__ __align__(128) unsigned char smem[];
   T* ks = reinterpret_cast<T*>(smem);  // 2 x [N x Dk]
   T* vs = ks + 2 * N * ldk;            // 2 x [N x Dv]
-  T* qs = ks + N * ldk;                // [M x Dk], until the first step
+  T* qs = vs + 2 * N * ldv;            // [M x Dk]
   const BlockWork block = a.blocks[blockIdx.x];
   const TileWork tile = a.tiles[block.tile];
   const AttentionLayout& l = a.layout;

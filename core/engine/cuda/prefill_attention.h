@@ -7,8 +7,9 @@
 
 namespace transmla::cuda {
 
-// Query items per block of the prefill kernel: 16 per warp.
-constexpr int kPrefillTileRows = 64;
+// Query items per block of the prefill kernel: 16 per warp. H200, 8B-wide layers: 8 warps
+// prefilled 8K tokens 4-5% faster than 4 (the same keys and values serve twice the rows).
+constexpr int kPrefillTileRows = 128;
 
 // The 16-bit prompt kernel (FlashAttention-2's structure: each warp keeps its 16 query rows, their
 // scores and the softmax in registers; only keys and values pass through shared memory) for a

@@ -1,0 +1,20 @@
+#ifndef TRANSMLA_CORE_ENGINE_CUDA_LATENT_ATTENTION_H_
+#define TRANSMLA_CORE_ENGINE_CUDA_LATENT_ATTENTION_H_
+
+#include "absl/status/statusor.h"
+#include "core/engine/cuda/attention.h"
+#include "core/engine/cuda/gpu_type.h"
+
+namespace transmla::cuda {
+
+// The 16-bit kernel for MLA's absorbed attention (one latent row per position serving as every
+// head's key and, through its first value_dim entries, value): each block reads its chunk of a
+// sequence's latent cache once for a tile of up to `tile_rows` query items, through a four-stage
+// copy pipeline, with the queries held in registers. A launch with a null kernel means these dims
+// are not compiled (or do not fit); the general kernel then serves.
+absl::StatusOr<TensorCoreLaunch> ChooseLatentAttention(GpuType cache_type, const AttentionLayout& layout,
+                                                       int tile_rows, const AttentionDeviceLimits& limits);
+
+}  // namespace transmla::cuda
+
+#endif  // TRANSMLA_CORE_ENGINE_CUDA_LATENT_ATTENTION_H_
