@@ -227,6 +227,7 @@ class Conversion {
         if (!refit_inputs) {
           refit_inputs = PrepareValueRefit(config_, gqa, layout_.shape, converter_->rope_frequencies(), normed,
                                            calibration->slices(), mla);
+          t = seconds.Add("refit_inputs", t);
           RETURN_IF_ERROR(check());
         }
         ASSIGN_OR_RETURN(const RefitResult r,

@@ -145,7 +145,7 @@ TEST(DeepseekConversionTest, CalibrationDeviceIsCheckedBeforeAnyWork) {
   EXPECT_EQ((*report)["calibration"]["device"], "cpu");
   // Each layer says where its time went: the candidates' block runs, their conversion and refit.
   for (const nlohmann::json& layer : (*report)["layers"]) {
-    for (const char* phase : {"read_and_moments", "block_runs", "conversion", "value_refit", "write"}) {
+    for (const char* phase : {"read_and_moments", "block_runs", "conversion", "refit_inputs", "value_refit", "write"}) {
       ASSERT_TRUE(layer["seconds"].contains(phase)) << phase << " in " << layer["seconds"];
       EXPECT_GE(layer["seconds"][phase].get<double>(), 0.0) << phase;
     }

@@ -35,11 +35,19 @@ void CausalWeights(const Mat& q, const Mat& k, float scale, Mat* p) {
   }
 }
 
-Mat Project(const Mat& x, const MatD& w, const std::optional<VecD>& bias) {
-  Mat y = x * w.cast<float>().transpose();
-  if (bias) y.rowwise() += bias->cast<float>().transpose();
-  return y;
-}
+// A projection's weights in float32, converted once per layer rather than once per sequence.
+struct FloatLinear {
+  Mat w;
+  std::optional<Eigen::VectorXf> bias;
+  FloatLinear(const MatD& weights, const std::optional<VecD>& b) : w(weights.cast<float>()) {
+    if (b) bias = b->cast<float>();
+  }
+  Mat Apply(const Mat& x) const {
+    Mat y = x * w.transpose();
+    if (bias) y.rowwise() += bias->transpose();
+    return y;
+  }
+};
 
 }  // namespace
 
@@ -50,34 +58,46 @@ RefitInputs PrepareValueRefit(const ModelConfig& source, const GqaLayer& origina
   const int64_t nope = shape.qk_nope_head_dim, rope = shape.qk_rope_head_dim, qk = nope + rope;
   const Frequencies original_freq = RopeInverseFrequencies(source, d_h);
   const Frequencies converted_freq(rope_frequencies.begin(), rope_frequencies.end());
-  const MatD rope_rows = candidate.kv_a.bottomRows(rope);
   std::optional<VecD> rope_bias;
   if (candidate.kv_a_bias) rope_bias = candidate.kv_a_bias->tail(rope);
+  const FloatLinear wq(original.wq, original.bq), wk(original.wk, original.bk), wv(original.wv, original.bv);
+  const FloatLinear q_conv_proj(candidate.q_proj, candidate.q_bias), k_rope_proj(candidate.kv_a.bottomRows(rope), rope_bias);
+  const size_t n = sequences.size();
   RefitInputs in;
-  in.output_energy.assign(static_cast<size_t>(n_h), 0.0);
-  for (const cpu::SequenceSlice& s : sequences) {
+  in.original_outputs.resize(n);
+  in.queries.resize(n);
+  in.rope_keys.resize(n);
+  std::vector<std::vector<double>> energy(n, std::vector<double>(static_cast<size_t>(n_h), 0.0));
+  // Sequences in parallel, each one's products single-threaded (Eigen does not nest): per-head
+  // attention is too small to spread over threads, and the projections stay as fast.
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t i = 0; i < n; ++i) {
+    const cpu::SequenceSlice& s = sequences[i];
     const Mat x = normed_input.middleRows(s.row_begin, s.count);
-    Mat q_orig = Project(x, original.wq, original.bq), k_orig = Project(x, original.wk, original.bk);
-    const Mat v_orig = Project(x, original.wv, original.bv);
+    Mat q_orig = wq.Apply(x), k_orig = wk.Apply(x);
+    const Mat v_orig = wv.Apply(x);
     RopeRows(&q_orig, 0, n_h, d_h, original_freq, cpu::RopeLayout::kRotateHalf);
     RopeRows(&k_orig, 0, source.num_key_value_heads, d_h, original_freq, cpu::RopeLayout::kRotateHalf);
-    Mat outputs(x.rows(), n_h * d_h);
+    Mat outputs(x.rows(), n_h * d_h), p_orig;
     for (int64_t h = 0; h < n_h; ++h) {
       const int64_t g = h / group;
-      Mat p_orig;
       CausalWeights(q_orig.middleCols(h * d_h, d_h), k_orig.middleCols(g * d_h, d_h),
                     1.0f / std::sqrt(static_cast<float>(d_h)), &p_orig);
       const Mat o = p_orig * v_orig.middleCols(g * d_h, d_h);
-      in.output_energy[static_cast<size_t>(h)] += o.squaredNorm();
+      energy[i][static_cast<size_t>(h)] = o.squaredNorm();
       outputs.middleCols(h * d_h, d_h) = o;
     }
-    in.original_outputs.push_back(std::move(outputs));
-    Mat q_conv = Project(x, candidate.q_proj, candidate.q_bias);
-    Mat k_rope = Project(x, rope_rows, rope_bias);
+    in.original_outputs[i] = std::move(outputs);
+    Mat q_conv = q_conv_proj.Apply(x), k_rope = k_rope_proj.Apply(x);
     RopeRows(&q_conv, nope, n_h, qk, converted_freq, cpu::RopeLayout::kInterleaved);
     RopeRows(&k_rope, 0, 1, rope, converted_freq, cpu::RopeLayout::kInterleaved);  // stride unused: one block
-    in.queries.push_back(std::move(q_conv));
-    in.rope_keys.push_back(std::move(k_rope));
+    in.queries[i] = std::move(q_conv);
+    in.rope_keys[i] = std::move(k_rope);
+  }
+  // Summed in sequence order: the same result for any thread count.
+  in.output_energy.assign(static_cast<size_t>(n_h), 0.0);
+  for (const std::vector<double>& e : energy) {
+    for (size_t h = 0; h < e.size(); ++h) in.output_energy[h] += e[h];
   }
   return in;
 }
@@ -128,16 +148,18 @@ absl::StatusOr<RefitResult> RefitValueUpProjection(const ModelConfig& source, co
   if (d_h != v_dim) {
     return absl::InvalidArgumentError(fmt::format("the value refit needs v_head_dim {} = head_dim {}", v_dim, d_h));
   }
-  const MatD latent_rows = mla->kv_a.topRows(rank);
   std::optional<VecD> latent_bias;
   if (mla->kv_a_bias) latent_bias = mla->kv_a_bias->head(rank);
+  const FloatLinear latent_proj(mla->kv_a.topRows(rank), latent_bias);
   const Mat kv_b = mla->kv_b.cast<float>();
 
-  std::vector<Mat> latents;
-  for (const cpu::SequenceSlice& s : sequences) {
-    latents.push_back(Project(normed_input.middleRows(s.row_begin, s.count), latent_rows, latent_bias));
+  std::vector<Mat> latents(sequences.size());
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    latents[i] = latent_proj.Apply(normed_input.middleRows(sequences[i].row_begin, sequences[i].count));
   }
-  RefitProblem problem{n_h, rank, nope, rope, v_dim, 1.0f / std::sqrt(static_cast<float>(nope + rope)), &kv_b};
+  RefitProblem problem{n_h, rank, nope, rope, v_dim, 1.0f / std::sqrt(static_cast<float>(nope + rope)),
+                       &kv_b, {}, {}, {}, {}};
   for (size_t i = 0; i < sequences.size(); ++i) {
     problem.latents.push_back(&latents[i]);
     problem.queries.push_back(&inputs.queries[i]);
