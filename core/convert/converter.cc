@@ -216,6 +216,10 @@ class Conversion {
     bool chosen = false;
     double best_error = INFINITY;
     ASSIGN_OR_RETURN(const std::unique_ptr<LayerConverter::Prepared> prepared, converter_->Prepare(i, gqa, moment));
+    if (candidates.size() > 1) {
+      prepared->PrepareBalances(candidates);
+      t = seconds.Add("conversion", t);
+    }
     std::optional<RefitInputs> refit_inputs;  // shared by the candidates
     for (double balance : candidates) {
       RETURN_IF_ERROR(check());

@@ -1,10 +1,12 @@
 #include "core/convert/deepseek_mode.h"
 
 #include <cmath>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "core/convert/symmetric_eigen.h"
 #include "core/engine/rope.h"
 #include "fmt/format.h"
 
@@ -120,6 +122,14 @@ class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
     }
   }
 
+  // Eigen's solver runs on one thread: a layer's candidates decompose in parallel (LAPACK's
+  // already uses every core, and Convert then polls for cancellation between candidates).
+  void PrepareBalances(const std::vector<double>& balances) override {
+    if (DecomposeSymmetricIsThreaded()) return;
+    std::vector<JointPcaResult> results = pca_->ComputeEach(c_.options_.kv_lora_rank, balances);
+    for (size_t i = 0; i < balances.size(); ++i) pca_by_balance_[balances[i]] = std::move(results[i]);
+  }
+
   absl::StatusOr<MlaLayer> Convert(double balance, nlohmann::json* report) const override {
     const ModelConfig& source = c_.source_;
     const DeepseekModeOptions& options = c_.options_;
@@ -127,7 +137,10 @@ class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
     const int64_t n_h = source.num_attention_heads, d_h = source.head_dim, d = source.hidden_size;
     const int64_t group = n_h / source.num_key_value_heads;
     const int64_t rope = options.qk_rope_head_dim, rank = options.kv_lora_rank;
-    const JointPcaResult pca = pca_->Compute(rank, balance);
+    std::optional<JointPcaResult> computed;
+    const auto found = pca_by_balance_.find(balance);
+    const JointPcaResult& pca =
+        found != pca_by_balance_.end() ? found->second : computed.emplace(pca_->Compute(rank, balance));
 
     MlaLayer out;
     out.q_proj = q_aug_.leftCols(d);
@@ -173,6 +186,7 @@ class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
   MatD keys_, keys_nope_, q_aug_;
   std::vector<MatD> query_nope_maps_;
   std::optional<JointPca> pca_;  // refers to keys_nope_ and wv_
+  std::map<double, JointPcaResult> pca_by_balance_;  // from PrepareBalances
 };
 
 absl::StatusOr<std::unique_ptr<LayerConverter::Prepared>> DeepseekConverter::Prepare(int64_t, const GqaLayer& layer,

@@ -88,4 +88,11 @@ JointPcaResult JointPca::Compute(int64_t rank, double alpha) const {
   return r;
 }
 
+std::vector<JointPcaResult> JointPca::ComputeEach(int64_t rank, const std::vector<double>& alphas) const {
+  std::vector<JointPcaResult> results(alphas.size());
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t i = 0; i < alphas.size(); ++i) results[i] = Compute(rank, alphas[i]);
+  return results;
+}
+
 }  // namespace transmla::convert

@@ -2,6 +2,7 @@
 #define TRANSMLA_CORE_CONVERT_JOINT_PCA_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "core/convert/mla_layer.h"
 
@@ -47,6 +48,8 @@ class JointPca {
   JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
            BalanceKind balance);
   JointPcaResult Compute(int64_t rank, double alpha) const;
+  // Compute for each alpha, the alphas in parallel (each on one thread).
+  std::vector<JointPcaResult> ComputeEach(int64_t rank, const std::vector<double>& alphas) const;
 
  private:
   const MatD& values_;

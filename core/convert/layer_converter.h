@@ -31,6 +31,9 @@ class LayerConverter {
     // errors...) to `report`. The balance moves only kv_a's latent rows and kv_b: a layer's
     // candidates share q_proj, its bias and the k_pe rows (the value refit relies on it).
     virtual absl::StatusOr<MlaLayer> Convert(double balance, nlohmann::json* report) const = 0;
+    // Computes ahead, at once, what Convert needs for each of `balances` that it would otherwise
+    // compute per call (the deepseek mode's joint PCA: one eigendecomposition each).
+    virtual void PrepareBalances(const std::vector<double>& /*balances*/) {}
   };
   // Prepares layer `index` given the second moment of its attention input (calibration tokens, or
   // a weights-only prior). Keeps references to `source` and `moment`.

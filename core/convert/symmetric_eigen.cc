@@ -44,4 +44,12 @@ SymmetricEigen DecomposeSymmetric(const MatD& a) {
   return WithEigen(a);
 }
 
+bool DecomposeSymmetricIsThreaded() {
+#ifdef TRANSMLA_HAVE_LAPACK
+  return true;
+#else
+  return false;
+#endif
+}
+
 }  // namespace transmla::convert

@@ -16,6 +16,10 @@ struct SymmetricEigen {
 // otherwise Eigen's SelfAdjointEigenSolver. Only the lower triangle of `a` is read.
 SymmetricEigen DecomposeSymmetric(const MatD& a);
 
+// Whether DecomposeSymmetric spreads one decomposition over threads (LAPACK) or runs on one (Eigen):
+// several decompositions at once are worth running in parallel only in the second case.
+bool DecomposeSymmetricIsThreaded();
+
 }  // namespace transmla::convert
 
 #endif  // TRANSMLA_CORE_CONVERT_SYMMETRIC_EIGEN_H_
