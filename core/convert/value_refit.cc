@@ -61,15 +61,16 @@ RefitInputs PrepareValueRefit(const ModelConfig& source, const GqaLayer& origina
   std::optional<VecD> rope_bias;
   if (candidate.kv_a_bias) rope_bias = candidate.kv_a_bias->tail(rope);
   const FloatLinear wq(original.wq, original.bq), wk(original.wk, original.bk), wv(original.wv, original.bv);
-  const FloatLinear q_conv_proj(candidate.q_proj, candidate.q_bias), k_rope_proj(candidate.kv_a.bottomRows(rope), rope_bias);
+  const FloatLinear q_conv_proj(candidate.q_proj, candidate.q_bias);
+  const FloatLinear k_rope_proj(candidate.kv_a.bottomRows(rope), rope_bias);
   const size_t n = sequences.size();
   RefitInputs in;
   in.original_outputs.resize(n);
   in.queries.resize(n);
   in.rope_keys.resize(n);
   std::vector<std::vector<double>> energy(n, std::vector<double>(static_cast<size_t>(n_h), 0.0));
-  // Sequences in parallel, each one's products single-threaded (Eigen does not nest): per-head
-  // attention is too small to spread over threads, and the projections stay as fast.
+  // Sequences in parallel, each one's products single-threaded (Eigen does not nest inside an
+  // OpenMP region): per-head attention is too small to spread over threads.
 #pragma omp parallel for schedule(dynamic, 1)
   for (size_t i = 0; i < n; ++i) {
     const cpu::SequenceSlice& s = sequences[i];

@@ -47,7 +47,8 @@ TEST(ValueRefitTest, InputsDoNotDependOnTheThreadCount) {
 
   cpu::Mat normed(300, kWidth);
   for (int64_t i = 0; i < normed.size(); ++i) normed.data()[i] = static_cast<float>(normal(rng) * 30);
-  const std::vector<cpu::SequenceSlice> sequences = {{nullptr, 0, 140, 0}, {nullptr, 140, 97, 0}, {nullptr, 237, 63, 0}};
+  const std::vector<cpu::SequenceSlice> sequences = {
+      {nullptr, 0, 140, 0}, {nullptr, 140, 97, 0}, {nullptr, 237, 63, 0}};
   auto prepare = [&](int threads) {
     omp_set_num_threads(threads);
     return PrepareValueRefit(*config, original, shape, frequencies, normed, sequences, candidate);

@@ -82,7 +82,8 @@ __global__ void __launch_bounds__(kWarps * 32, 1) LatentAttentionKernel(KernelAr
     uint4 v = make_uint4(0, 0, 0, 0);
     if (k < tile.item_count) {
       const Item it = ItemOf(a, tile, k);
-      v = *reinterpret_cast<const uint4*>(static_cast<const T*>(a.q) + (it.row * l.heads + it.head) * l.query_head_stride + c);
+      const T* query = static_cast<const T*>(a.q) + (it.row * l.heads + it.head) * l.query_head_stride;
+      v = *reinterpret_cast<const uint4*>(query + c);
     }
     *reinterpret_cast<uint4*>(queries + k * ldk + c) = v;
   }
@@ -260,7 +261,8 @@ absl::StatusOr<TensorCoreLaunch> Configure(int tile_rows, const AttentionDeviceL
     case 32: kernel = LatentAttentionKernel<T, 2, kKeySteps, kValueDim>; break;
     default: return TensorCoreLaunch{};
   }
-  CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+  CUDA_RETURN_IF_ERROR(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
   return TensorCoreLaunch{reinterpret_cast<const void*>(kernel), kWarps * 32, bytes};
 }
 
