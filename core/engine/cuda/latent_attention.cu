@@ -255,12 +255,9 @@ template <typename T, int kKeySteps, int kValueDim>
 absl::StatusOr<TensorCoreLaunch> Configure(int tile_rows, const AttentionDeviceLimits& limits) {
   const size_t bytes = LatentSharedBytes(16 * kKeySteps, tile_rows, sizeof(T));
   if (bytes > static_cast<size_t>(limits.shared_per_block)) return TensorCoreLaunch{};
-  void (*kernel)(KernelArgs) = nullptr;
-  switch (tile_rows) {
-    case 16: kernel = LatentAttentionKernel<T, 1, kKeySteps, kValueDim>; break;
-    case 32: kernel = LatentAttentionKernel<T, 2, kKeySteps, kValueDim>; break;
-    default: return TensorCoreLaunch{};
-  }
+  // Tiles of 32 items (32+ heads) only: the 16-row instance (16 heads or fewer) has not run on a GPU.
+  if (tile_rows != 32) return TensorCoreLaunch{};
+  const auto kernel = LatentAttentionKernel<T, 2, kKeySteps, kValueDim>;
   CUDA_RETURN_IF_ERROR(
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
   return TensorCoreLaunch{reinterpret_cast<const void*>(kernel), kWarps * 32, bytes};
