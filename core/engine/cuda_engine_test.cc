@@ -224,6 +224,21 @@ PositionComparison Compare(const float* logits, const float* reference, int64_t 
   return c;
 }
 
+// Positions compared so far: their relative L2 error taken together, and how their leaders agree.
+struct ComparisonTotals {
+  double diff2 = 0, ref2 = 0;
+  int64_t positions = 0, agree = 0, decisive = 0, decisive_agree = 0;
+  void Add(const PositionComparison& c) {
+    diff2 += c.diff2;
+    ref2 += c.ref2;
+    ++positions;
+    agree += c.same_top1;
+    decisive += c.decisive;
+    decisive_agree += c.decisive && c.same_top1;
+  }
+  double relative() const { return std::sqrt(diff2 / ref2); }
+};
+
 TEST_P(Cuda16BitTest, LogitsWithinTwoPercentOfCpuFp32AndDecisiveTop1Agrees) {
   absl::StatusOr<LoadedModel> g = LoadModel(dir_, gpu_);
   ASSERT_TRUE(g.ok()) << g.status();
@@ -237,23 +252,16 @@ TEST_P(Cuda16BitTest, LogitsWithinTwoPercentOfCpuFp32AndDecisiveTop1Agrees) {
   std::vector<std::vector<float>> lg, lc;
   ASSERT_TRUE(g->engine->Forward({{seq_g.get(), tokens, true}}, &lg).ok());
   ASSERT_TRUE(c->engine->Forward({{seq_c.get(), tokens, true}}, &lc).ok());
-  double diff2 = 0, ref2 = 0;
-  int64_t agree = 0, decisive = 0, decisive_agree = 0;
-  for (int64_t p = 0; p < 512; ++p) {
-    const PositionComparison c = Compare(lg[0].data() + p * vocab, lc[0].data() + p * vocab, vocab);
-    diff2 += c.diff2;
-    ref2 += c.ref2;
-    agree += c.same_top1;
-    decisive += c.decisive;
-    decisive_agree += c.decisive && c.same_top1;
-  }
-  const double relative = std::sqrt(diff2 / ref2), top1 = static_cast<double>(agree) / 512.0;
-  const double decisive_top1 = decisive > 0 ? static_cast<double>(decisive_agree) / static_cast<double>(decisive) : 0;
-  std::cout << Label() << " vs cpu fp32 over 512 positions: relative L2 error " << relative
-            << ", top-1 agreement " << top1 << " (" << decisive_top1 << " over " << decisive
+  ComparisonTotals totals;
+  for (int64_t p = 0; p < 512; ++p) totals.Add(Compare(lg[0].data() + p * vocab, lc[0].data() + p * vocab, vocab));
+  const double top1 = static_cast<double>(totals.agree) / static_cast<double>(totals.positions);
+  const double decisive_top1 =
+      totals.decisive > 0 ? static_cast<double>(totals.decisive_agree) / static_cast<double>(totals.decisive) : 0;
+  std::cout << Label() << " vs cpu fp32 over 512 positions: relative L2 error " << totals.relative()
+            << ", top-1 agreement " << top1 << " (" << decisive_top1 << " over " << totals.decisive
             << " decisive positions), KV bytes/token " << g->engine->KvBytesPerToken() << "\n";
-  EXPECT_LE(relative, 2e-2);
-  EXPECT_GE(decisive, 100);
+  EXPECT_LE(totals.relative(), 2e-2);
+  EXPECT_GE(totals.decisive, 100);
   EXPECT_GE(decisive_top1, 0.99);
 }
 
@@ -273,21 +281,20 @@ TEST_P(Cuda16BitTest, DecodeStepsMatchCpuFp32) {
   std::vector<std::vector<float>> lg, lc;
   ASSERT_TRUE(g->engine->Forward({{seq_g.get(), prompt, false}}, &lg).ok());
   ASSERT_TRUE(c->engine->Forward({{seq_c.get(), prompt, false}}, &lc).ok());
-  double diff2 = 0, ref2 = 0;
+  ComparisonTotals totals;
   for (int64_t p = kPrompt; p < static_cast<int64_t>(tokens.size()); ++p) {
     const std::vector<int32_t> one = {tokens[static_cast<size_t>(p)]};
     ASSERT_TRUE(g->engine->Forward({{seq_g.get(), one, false}}, &lg).ok());
     ASSERT_TRUE(c->engine->Forward({{seq_c.get(), one, false}}, &lc).ok());
     const PositionComparison cmp = Compare(lg[0].data(), lc[0].data(), vocab);
-    diff2 += cmp.diff2;
-    ref2 += cmp.ref2;
+    totals.Add(cmp);
     if (cmp.decisive) {
       EXPECT_TRUE(cmp.same_top1) << "position " << p;
     }
   }
-  const double relative = std::sqrt(diff2 / ref2);
-  std::cout << Label() << ": 24 decode steps after 700 prompt tokens vs cpu fp32, relative L2 " << relative << "\n";
-  EXPECT_LE(relative, 2e-2);
+  std::cout << Label() << ": 24 decode steps after 700 prompt tokens vs cpu fp32, relative L2 " << totals.relative()
+            << "\n";
+  EXPECT_LE(totals.relative(), 2e-2);
 }
 
 TEST_P(Cuda16BitTest, PromptInTwoChunksMatchesOnePrompt) {
@@ -307,18 +314,16 @@ TEST_P(Cuda16BitTest, PromptInTwoChunksMatchesOnePrompt) {
   ASSERT_TRUE(engine.Forward({{whole.get(), tokens, true}}, &one).ok());
   ASSERT_TRUE(engine.Forward({{chunked.get(), head, false}}, &first).ok());
   ASSERT_TRUE(engine.Forward({{chunked.get(), tail, true}}, &second).ok());
-  double diff2 = 0, ref2 = 0;
+  ComparisonTotals totals;
   for (int64_t p = kFirst; p < 512; ++p) {
     const PositionComparison c = Compare(second[0].data() + (p - kFirst) * vocab, one[0].data() + p * vocab, vocab);
-    diff2 += c.diff2;
-    ref2 += c.ref2;
+    totals.Add(c);
     if (c.decisive) {
       EXPECT_TRUE(c.same_top1) << "position " << p;
     }
   }
-  const double relative = std::sqrt(diff2 / ref2);
-  std::cout << Label() << ": second chunk vs one prompt relative L2 " << relative << "\n";
-  EXPECT_LE(relative, 2e-2);
+  std::cout << Label() << ": second chunk vs one prompt relative L2 " << totals.relative() << "\n";
+  EXPECT_LE(totals.relative(), 2e-2);
 }
 
 TEST_P(Cuda16BitTest, BatchedStepsMatchOneAtATime) {
@@ -353,22 +358,19 @@ TEST_P(Cuda16BitTest, BatchedStepsMatchOneAtATime) {
   for (size_t i = 0; i < prompts.size(); ++i) {
     auto alone = engine.NewSequence();
     std::vector<int32_t> input = prompts[i];
-    double diff2 = 0, ref2 = 0;
+    ComparisonTotals totals;
     for (int step = 0; step < 16; ++step) {
       std::vector<std::vector<float>> logits;
       ASSERT_TRUE(engine.Forward({{alone.get(), input, false}}, &logits).ok());
       const PositionComparison c = Compare(logits[0].data(), batched_logits[i][static_cast<size_t>(step)].data(), vocab);
-      diff2 += c.diff2;
-      ref2 += c.ref2;
+      totals.Add(c);
       if (c.decisive) {
         EXPECT_TRUE(c.same_top1) << "prompt " << i << " step " << step;
       }
       input = {produced[i][static_cast<size_t>(step)]};
     }
-    const double relative = std::sqrt(diff2 / ref2);
-    std::cout << Label() << " prompt " << i << ": batched vs alone relative L2 " << relative
-              << "\n";
-    EXPECT_LE(relative, 2e-2) << "prompt " << i;
+    std::cout << Label() << " prompt " << i << ": batched vs alone relative L2 " << totals.relative() << "\n";
+    EXPECT_LE(totals.relative(), 2e-2) << "prompt " << i;
   }
 }
 

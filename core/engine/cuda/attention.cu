@@ -265,12 +265,7 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(KernelA
     for (int mt = 0; mt < kMTiles; ++mt) {
       const float low = row_corr[mt * 16 + lane / 4], high = row_corr[mt * 16 + lane / 4 + 8];
 #pragma unroll
-      for (int j = 0; j < kNPerWarp; ++j) {
-        acc[mt][j].c[0] *= low;
-        acc[mt][j].c[1] *= low;
-        acc[mt][j].c[2] *= high;
-        acc[mt][j].c[3] *= high;
-      }
+      for (int j = 0; j < kNPerWarp; ++j) ScaleRows(acc[mt][j], low, high);
     }
 #pragma unroll
     for (int kk = 0; kk < N / 16; ++kk) {

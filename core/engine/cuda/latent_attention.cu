@@ -191,12 +191,7 @@ __global__ void __launch_bounds__(kWarps * 32, 1) LatentAttentionKernel(KernelAr
     for (int mt = 0; mt < kMTiles; ++mt) {
       const float low = row_corr[mt * 16 + lane / 4], high = row_corr[mt * 16 + lane / 4 + 8];
 #pragma unroll
-      for (int j = 0; j < kValueTiles; ++j) {
-        out[mt][j].c[0] *= low;
-        out[mt][j].c[1] *= low;
-        out[mt][j].c[2] *= high;
-        out[mt][j].c[3] *= high;
-      }
+      for (int j = 0; j < kValueTiles; ++j) ScaleRows(out[mt][j], low, high);
     }
 #pragma unroll
     for (int kk = 0; kk < N / 16; ++kk) {

@@ -15,6 +15,14 @@ struct Accumulator {
   float c[4];
 };
 
+// Multiplies the accumulator's row l/4 by `low` and row l/4 + 8 by `high` (an online-softmax rescale).
+__device__ __forceinline__ void ScaleRows(Accumulator& a, float low, float high) {
+  a.c[0] *= low;
+  a.c[1] *= low;
+  a.c[2] *= high;
+  a.c[3] *= high;
+}
+
 __device__ __forceinline__ uint32_t SharedAddress(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }

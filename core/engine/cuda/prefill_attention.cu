@@ -179,12 +179,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     sum_low = sum_low * corr_low + add_low;  // this lane's columns; the row's 4 lanes add up at the end
     sum_high = sum_high * corr_high + add_high;
 #pragma unroll
-    for (int j = 0; j < Dv / 8; ++j) {
-      o[j].c[0] *= corr_low;
-      o[j].c[1] *= corr_low;
-      o[j].c[2] *= corr_high;
-      o[j].c[3] *= corr_high;
-    }
+    for (int j = 0; j < Dv / 8; ++j) ScaleRows(o[j], corr_low, corr_high);
 #pragma unroll
     for (int kk = 0; kk < N / 16; ++kk) {
       // The accumulators of score tiles 2kk and 2kk + 1 are exactly the A fragment of P's 16 x 16 block kk.
