@@ -41,7 +41,8 @@ class ExactConverter : public LayerConverter {
   explicit ExactConverter(const ModelConfig& source) : source_(source) {}
   MlaShape shape() const override { return ExactShape(source_); }
   std::vector<double> rope_frequencies() const override { return ExactRopeFrequencies(source_); }
-  absl::StatusOr<std::unique_ptr<Prepared>> Prepare(int64_t, const GqaLayer& layer, const InputMoment&) override {
+  absl::StatusOr<std::unique_ptr<Prepared>> Prepare(int64_t, const GqaLayer& layer, const InputMoment&,
+                                                    BlockRunner*) override {
     return std::unique_ptr<Prepared>(std::make_unique<ExactLayer>(source_, layer));
   }
 
@@ -215,7 +216,9 @@ class Conversion {
     cpu::Mat best_output;  // the kept candidate's block output: where the calibration stream goes next
     bool chosen = false;
     double best_error = INFINITY;
-    ASSIGN_OR_RETURN(const std::unique_ptr<LayerConverter::Prepared> prepared, converter_->Prepare(i, gqa, moment));
+    BlockRunner* device = calibration != nullptr ? calibration->runner() : nullptr;
+    ASSIGN_OR_RETURN(const std::unique_ptr<LayerConverter::Prepared> prepared,
+                     converter_->Prepare(i, gqa, moment, device));
     if (candidates.size() > 1) {
       prepared->PrepareBalances(candidates);
       t = seconds.Add("conversion", t);

@@ -236,7 +236,7 @@ TEST(DeepseekConversionTest, BalanceCandidatesShareQueriesAndRopeKeys) {
   ASSERT_TRUE(layer.ok() && norm.ok());
   const InputMoment moment = PriorMoment(*norm);
   nlohmann::json report;
-  absl::StatusOr<std::unique_ptr<LayerConverter::Prepared>> prepared = converter->Prepare(0, *layer, moment);
+  absl::StatusOr<std::unique_ptr<LayerConverter::Prepared>> prepared = converter->Prepare(0, *layer, moment, nullptr);
   ASSERT_TRUE(prepared.ok()) << prepared.status();
   absl::StatusOr<MlaLayer> a = (*prepared)->Convert(0.5, &report);
   absl::StatusOr<MlaLayer> b = (*prepared)->Convert(4.0, &report);

@@ -45,8 +45,8 @@ class DeepseekConverter : public LayerConverter {
     return options_.alpha_candidates.empty() ? std::vector<double>{options_.alpha} : options_.alpha_candidates;
   }
 
-  absl::StatusOr<std::unique_ptr<Prepared>> Prepare(int64_t index, const GqaLayer& layer,
-                                                    const InputMoment& input) override;
+  absl::StatusOr<std::unique_ptr<Prepared>> Prepare(int64_t index, const GqaLayer& layer, const InputMoment& input,
+                                                    BlockRunner* device) override;
 
  private:
   class PreparedLayer;
@@ -60,7 +60,7 @@ class DeepseekConverter : public LayerConverter {
 // the rotated keys, the queries (with the rotation absorbed) and the NoPE query moment.
 class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
  public:
-  PreparedLayer(const DeepseekConverter& c, const GqaLayer& layer, const InputMoment& input)
+  PreparedLayer(const DeepseekConverter& c, const GqaLayer& layer, const InputMoment& input, BlockRunner* device)
       : c_(c), layer_(layer), wv_(Augment(layer.wv, layer.bv)) {
     const ModelConfig& source = c.source_;
     const DeepseekModeOptions& options = c.options_;
@@ -105,7 +105,7 @@ class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
       }
       query_moment += m * group_moment * m.transpose();
     }
-    pca_.emplace(keys_nope_, wv_, input, query_moment, options.balance);
+    pca_.emplace(keys_nope_, wv_, input, query_moment, options.balance, device);
 
     const int64_t qk = d_h + rope;
     const double q_scale = std::sqrt(static_cast<double>(qk) / static_cast<double>(d_h));
@@ -190,8 +190,9 @@ class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
 };
 
 absl::StatusOr<std::unique_ptr<LayerConverter::Prepared>> DeepseekConverter::Prepare(int64_t, const GqaLayer& layer,
-                                                                                    const InputMoment& input) {
-  return std::unique_ptr<Prepared>(std::make_unique<PreparedLayer>(*this, layer, input));
+                                                                                    const InputMoment& input,
+                                                                                    BlockRunner* device) {
+  return std::unique_ptr<Prepared>(std::make_unique<PreparedLayer>(*this, layer, input, device));
 }
 
 // Frequencies that turn less than a radian over the whole context carry almost no position: the

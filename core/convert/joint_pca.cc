@@ -9,8 +9,8 @@ namespace {
 
 // Symmetric square root and inverse square root of a PSD matrix (eigenvalues floored relative to
 // the largest so the inverse stays finite).
-void PsdSqrt(const MatD& c, MatD* root, MatD* inv_root) {
-  const SymmetricEigen eig = DecomposeSymmetric(c);
+void PsdSqrt(const MatD& c, BlockRunner* device, MatD* root, MatD* inv_root) {
+  const SymmetricEigen eig = DecomposeSymmetric(c, device);
   const Eigen::VectorXd ev = eig.values.cwiseMax(std::max(eig.values.maxCoeff(), 1e-300) * 1e-12);
   *root = eig.vectors * ev.cwiseSqrt().asDiagonal() * eig.vectors.transpose();
   *inv_root = eig.vectors * ev.cwiseSqrt().cwiseInverse().asDiagonal() * eig.vectors.transpose();
@@ -36,8 +36,8 @@ MatD Sandwich(const MatD& w, const InputMoment& m) {
 }
 
 JointPca::JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
-                   BalanceKind balance)
-    : values_(values) {
+                   BalanceKind balance, BlockRunner* device)
+    : values_(values), device_(device) {
   const int64_t nk = keys.rows();
   kk_ = Sandwich(keys, input);
   kv_ = CrossMoment(keys, values, input);
@@ -45,7 +45,7 @@ JointPca::JointPca(const MatD& keys, const MatD& values, const InputMoment& inpu
   MatD key_weight = MatD::Identity(nk, nk);
   key_unweight_ = MatD::Identity(nk, nk);
   const bool whitened = nk > 0 && balance == BalanceKind::kQueryWhitened;
-  if (whitened) PsdSqrt(query_moment, &key_weight, &key_unweight_);
+  if (whitened) PsdSqrt(query_moment, device_, &key_weight, &key_unweight_);
   weighted_keys_ = key_weight * keys;
   wkk_ = key_weight * kk_;
   wkkw_ = wkk_ * key_weight.transpose();
@@ -69,7 +69,7 @@ JointPcaResult JointPca::Compute(int64_t rank, double alpha) const {
   joint_moment.bottomLeftCorner(nv, nk) = scale * wkv_.transpose();
   joint_moment.bottomRightCorner(nv, nv) = vv_;
 
-  const SymmetricEigen eig = DecomposeSymmetric(joint_moment);
+  const SymmetricEigen eig = DecomposeSymmetric(joint_moment, device_);
   const MatD top = eig.vectors.rightCols(rank).rowwise().reverse();  // largest first
   const MatD top_keys = top.topRows(nk), top_values = top.bottomRows(nv);
   JointPcaResult r;

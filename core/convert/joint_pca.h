@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/convert/mla_layer.h"
+#include "core/engine/block_runner.h"
 
 namespace transmla::convert {
 
@@ -42,17 +43,19 @@ struct JointPcaResult {
 // keys and values and their cross moment are computed once; each alpha then assembles the joint
 // moment and measures its errors from them, without another pass over the d+1 input dims.
 // `query_moment` (Cq on the NoPE dims) is used by kQueryWhitened and ignored by kTransMla. Keeps
-// a reference to `values`.
+// a reference to `values`. Eigendecompositions run on `device` where it has them (see
+// DecomposeSymmetric).
 class JointPca {
  public:
   JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
-           BalanceKind balance);
+           BalanceKind balance, BlockRunner* device = nullptr);
   JointPcaResult Compute(int64_t rank, double alpha) const;
   // Compute for each alpha, the alphas in parallel (each on one thread).
   std::vector<JointPcaResult> ComputeEach(int64_t rank, const std::vector<double>& alphas) const;
 
  private:
   const MatD& values_;
+  BlockRunner* device_;
   MatD weighted_keys_;             // key_weight K
   MatD key_unweight_;
   MatD kk_, kv_, vv_;              // K C K^T, K C V^T, V C V^T

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "core/convert/joint_pca.h"
 #include "core/convert/mla_layer.h"
+#include "core/engine/block_runner.h"
 #include "nlohmann/json.hpp"
 
 namespace transmla::convert {
@@ -36,9 +37,10 @@ class LayerConverter {
     virtual void PrepareBalances(const std::vector<double>& /*balances*/) {}
   };
   // Prepares layer `index` given the second moment of its attention input (calibration tokens, or
-  // a weights-only prior). Keeps references to `source` and `moment`.
+  // a weights-only prior). Keeps references to `source` and `moment`. `device` (may be null): where
+  // eigendecompositions may run, the calibration's block runner.
   virtual absl::StatusOr<std::unique_ptr<Prepared>> Prepare(int64_t index, const GqaLayer& source,
-                                                            const InputMoment& moment) = 0;
+                                                            const InputMoment& moment, BlockRunner* device) = 0;
 };
 
 }  // namespace transmla::convert

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "Eigen/Eigenvalues"
+#include "spdlog/spdlog.h"
 
 #ifdef TRANSMLA_HAVE_LAPACK
 extern "C" void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
@@ -19,8 +20,16 @@ SymmetricEigen WithEigen(const MatD& a) {
 
 }  // namespace
 
-SymmetricEigen DecomposeSymmetric(const MatD& a) {
+SymmetricEigen DecomposeSymmetric(const MatD& a, BlockRunner* device) {
   if (a.rows() == 0) return {VecD(0), Eigen::MatrixXd(0, 0)};
+  if (device != nullptr) {
+    SymmetricEigen result;
+    const absl::Status status = device->DecomposeSymmetric(a, &result.values, &result.vectors);
+    if (status.ok()) return result;
+    if (!absl::IsUnimplemented(status)) {
+      spdlog::warn("eigendecomposition on {}: {}; on the CPU instead", device->device(), status.ToString());
+    }
+  }
 #ifdef TRANSMLA_HAVE_LAPACK
   const int n = static_cast<int>(a.rows());
   SymmetricEigen result;

@@ -2,6 +2,7 @@
 #define TRANSMLA_CORE_CONVERT_SYMMETRIC_EIGEN_H_
 
 #include "core/convert/mla_layer.h"
+#include "core/engine/block_runner.h"
 
 namespace transmla::convert {
 
@@ -11,10 +12,12 @@ struct SymmetricEigen {
   Eigen::MatrixXd vectors;
 };
 
-// Through LAPACK's divide-and-conquer dsyevd where the build has LAPACK (multi-threaded with
-// OpenBLAS; an 8B model's 2000x2000 joint PCA takes a fraction of a second instead of seconds),
-// otherwise Eigen's SelfAdjointEigenSolver. Only the lower triangle of `a` is read.
-SymmetricEigen DecomposeSymmetric(const MatD& a);
+// On `device` where it decomposes (the calibration GPU: cuSOLVER's dsyevd), else through LAPACK's
+// divide-and-conquer dsyevd where the build has LAPACK (multi-threaded with OpenBLAS; an 8B
+// model's 2000x2000 joint PCA takes about a second instead of several), otherwise Eigen's
+// SelfAdjointEigenSolver. A device that fails falls back to the CPU with a warning. Only the lower
+// triangle of `a` is read.
+SymmetricEigen DecomposeSymmetric(const MatD& a, BlockRunner* device = nullptr);
 
 // Whether DecomposeSymmetric spreads one decomposition over threads (LAPACK) or runs on one (Eigen):
 // several decompositions at once are worth running in parallel only in the second case.

@@ -38,6 +38,13 @@ class BlockRunner {
   virtual absl::StatusOr<RefitSums> AccumulateRefit(const RefitProblem& problem) {
     return absl::UnimplementedError("the value refit runs on the CPU");
   }
+
+  // Eigenvalues (ascending) and orthonormal eigenvectors (columns) of the symmetric `a` (its lower
+  // triangle is read) on this device; Unimplemented where the caller's CPU solver serves.
+  virtual absl::Status DecomposeSymmetric(const Eigen::MatrixXd& a, Eigen::VectorXd* values,
+                                          Eigen::MatrixXd* vectors) {
+    return absl::UnimplementedError("eigendecompositions run on the CPU");
+  }
 };
 
 // OK when `slices` cover rows 0 .. rows - 1 in order, each with at least one row; else

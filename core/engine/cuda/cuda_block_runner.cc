@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "core/engine/cuda/cuda_eigen.h"
 #include "core/engine/cuda/cuda_engine.h"
 #include "core/engine/cuda/cuda_model.h"
 #include "core/engine/cuda/cuda_refit.h"
@@ -50,10 +51,15 @@ class CudaBlockRunner : public BlockRunner {
   std::string device() const override { return device_; }
 
   absl::StatusOr<RefitSums> AccumulateRefit(const RefitProblem& problem) override { return refit_.Accumulate(problem); }
+  absl::Status DecomposeSymmetric(const Eigen::MatrixXd& a, Eigen::VectorXd* values,
+                                  Eigen::MatrixXd* vectors) override {
+    return eigen_.Decompose(a, values, vectors);
+  }
 
  private:
   const std::string device_;
   GpuRefit refit_;
+  GpuSymmetricEigen eigen_;
 };
 
 }  // namespace
