@@ -5,10 +5,13 @@
 // copy bandwidth is (bytes read + bytes written) / time of a 4 GiB device-to-device copy. Cells that
 // do not fit in memory retry at half the batch (the table says which batch ran). Prefill: one
 // sequence of N tokens from empty. Medians of --repeats timed steps; --json writes every cell.
+// Decode steps pick each sequence's greedy token on the device and feed it back (what `transmla
+// generate` does at temperature 0); --host-logits 1 copies every sequence's logits out instead,
+// the path of sampling at a temperature.
 //
 //   build/bench/cuda_bench --model DIR [--model DIR]... [--batches 1,8,32] [--contexts 1024,8192,32768]
 //                          [--prefill 2048,8192] [--repeats 5] [--gpu-dtype auto|bf16|f16|f32] [--json FILE]
-//                          [--profile-last-step 1]
+//                          [--profile-last-step 1] [--host-logits 1]
 // --profile-last-step 1 brackets each cell's last step (decode) or pass (prefill) with
 // cudaProfilerStart/Stop, so that `ncu --profile-from-start off` sees the kernels of exactly one.
 #include <cuda_profiler_api.h>
@@ -73,7 +76,8 @@ struct Cell {
 };
 
 // One decode cell: median seconds per step.
-Cell Decode(transmla::Engine& engine, int64_t batch, int64_t context, int repeats, double bandwidth, bool profile) {
+Cell Decode(transmla::Engine& engine, int64_t batch, int64_t context, int repeats, double bandwidth, bool profile,
+            bool host_logits) {
   Cell cell;
   cell.kind = "decode";
   cell.batch = cell.requested_batch = batch;
@@ -85,9 +89,12 @@ Cell Decode(transmla::Engine& engine, int64_t batch, int64_t context, int repeat
       seqs.push_back(engine.NewSequence());
       status = transmla::cuda::ExtendForBenchmark(seqs.back().get(), context);
     }
-    const std::vector<int32_t> token = {1};
+    // Each sequence's greedy token is its next input, as in `transmla generate` at temperature 0.
+    std::vector<int32_t> inputs(seqs.size(), 1), picked(seqs.size(), 1);
     std::vector<transmla::ForwardStep> steps;
-    for (auto& s : seqs) steps.push_back({s.get(), token, false});
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      steps.push_back({seqs[i].get(), absl::MakeConstSpan(&inputs[i], 1), false, host_logits ? nullptr : &picked[i]});
+    }
     std::vector<std::vector<float>> logits;
     std::vector<double> times;
     for (int r = 0; r < repeats + 2 && status.ok(); ++r) {
@@ -95,6 +102,7 @@ Cell Decode(transmla::Engine& engine, int64_t batch, int64_t context, int repeat
       if (profiled) cudaProfilerStart();
       const auto t0 = Clock::now();
       status = engine.Forward(steps, &logits);
+      inputs = picked;
       if (profiled) cudaProfilerStop();
       if (r >= 2) times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     }
@@ -149,7 +157,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> models;
   std::string batches = "1,8,32", contexts = "1024,8192,32768", prefill = "2048,8192", json_path, dtype = "auto";
   int repeats = 5;
-  bool profile = false;
+  bool profile = false, host_logits = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--model") models.push_back(value);
@@ -160,6 +168,7 @@ int main(int argc, char** argv) {
     else if (flag == "--gpu-dtype") dtype = value;
     else if (flag == "--json") json_path = value;
     else if (flag == "--profile-last-step") profile = value == "1";
+    else if (flag == "--host-logits") host_logits = value == "1";
     else {
       std::fprintf(stderr, "cuda_bench: unknown flag %s\n", flag.c_str());
       return 2;
@@ -191,7 +200,9 @@ int main(int argc, char** argv) {
     std::vector<Cell> cells;
     for (int64_t length : IntList(prefill)) cells.push_back(Prefill(engine, length, repeats, bandwidth, profile));
     for (int64_t context : IntList(contexts)) {
-      for (int64_t batch : IntList(batches)) cells.push_back(Decode(engine, batch, context, repeats, bandwidth, profile));
+      for (int64_t batch : IntList(batches)) {
+        cells.push_back(Decode(engine, batch, context, repeats, bandwidth, profile, host_logits));
+      }
     }
     for (const Cell& c : cells) {
       const std::string batch = c.batch == c.requested_batch ? std::to_string(c.batch)

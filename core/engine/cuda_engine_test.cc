@@ -18,6 +18,7 @@
 #include "core/engine/cpu/cpu_block_runner.h"
 #include "core/engine/cpu/weight_loader.h"
 #include "core/engine/generate.h"
+#include "core/engine/greedy_token.h"
 #include "core/engine/gpu_backend.h"
 #include "core/engine/model_loader.h"
 #include "core/io/tensor_store.h"
@@ -139,6 +140,46 @@ TEST_F(CudaEngineTest, Greedy256FromBosEqualsTheCpuEngine) {
   ASSERT_TRUE(g.ok() && c.ok());
   EXPECT_EQ(g->token_ids, c->token_ids);
   EXPECT_EQ(g->token_ids.size(), 256u);
+}
+
+// Greedy steps (ForwardStep::greedy_token, picked on the device) against the first maximum of the
+// logits of a twin batch: the same prompts in fresh sequences, the same row counts and so the same
+// kernels, each step's tokens fed back to both. The middle sequence keeps its logits in the greedy
+// batch (greedy and sampled sequences share steps in the server), which must equal its twin's.
+void ExpectDeviceGreedyIsTheFirstMaximum(Engine& engine, const std::vector<std::vector<int32_t>>& prompts,
+                                         const std::string& label) {
+  std::vector<std::unique_ptr<Sequence>> twins, greedy;
+  std::vector<std::vector<int32_t>> inputs = prompts;
+  std::vector<int32_t> picked(prompts.size(), -1);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    twins.push_back(engine.NewSequence());
+    greedy.push_back(engine.NewSequence());
+  }
+  for (int step = 0; step < 8; ++step) {
+    std::vector<ForwardStep> twin_steps, greedy_steps;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      twin_steps.push_back({twins[i].get(), inputs[i], false});
+      greedy_steps.push_back({greedy[i].get(), inputs[i], false, i == 1 ? nullptr : &picked[i]});
+    }
+    std::vector<std::vector<float>> expected, got;
+    ASSERT_TRUE(engine.Forward(twin_steps, &expected).ok());
+    ASSERT_TRUE(engine.Forward(greedy_steps, &got).ok());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      const int32_t first_max = FirstMaximum(expected[i]);
+      if (i == 1) {
+        EXPECT_EQ(got[i], expected[i]) << label << " step " << step;
+      } else {
+        EXPECT_TRUE(got[i].empty()) << label;
+        EXPECT_EQ(picked[i], first_max) << label << " sequence " << i << " step " << step;
+      }
+      inputs[i] = {first_max};
+    }
+  }
+}
+
+TEST_F(CudaEngineTest, GreedyTokensOnTheDeviceAreTheFirstMaximum) {
+  ExpectDeviceGreedyIsTheFirstMaximum(*gpu_.engine, {{1, 403, 407}, {1, 426, 317, 306, 266, 267}, {1, 338}},
+                                      "stories260K f32");
 }
 
 TEST_F(CudaEngineTest, BatchedEqualsOneAtATimeAndBudgetIsEnforced) {
@@ -373,6 +414,15 @@ TEST_P(Cuda16BitTest, BatchedStepsMatchOneAtATime) {
     std::cout << Label() << " prompt " << i << ": batched vs alone relative L2 " << totals.relative() << "\n";
     EXPECT_LE(totals.relative(), 2e-2) << "prompt " << i;
   }
+}
+
+TEST_P(Cuda16BitTest, GreedyTokensOnTheDeviceAreTheFirstMaximum) {
+  absl::StatusOr<LoadedModel> g = LoadModel(dir_, gpu_);
+  ASSERT_TRUE(g.ok()) << g.status();
+  const std::vector<int32_t> all = RandomTokens(300, g->engine->config().vocab_size);
+  ExpectDeviceGreedyIsTheFirstMaximum(
+      *g->engine, {{all.begin(), all.begin() + 100}, {all.begin() + 100, all.begin() + 137}, {all.begin() + 137, all.end()}},
+      Label());
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Cuda16BitTest,

@@ -50,8 +50,15 @@ absl::Span<const int32_t> DecodeState::Pending(int64_t cached) const {
   return absl::MakeConstSpan(history_).subspan(static_cast<size_t>(cached));
 }
 
+ForwardStep DecodeState::NextStep(Sequence* cache) {
+  // Temperature 0 without a repetition penalty takes the first maximum: the engine can pick it.
+  greedy_pending_ = params_.temperature <= 0.0f && params_.repetition_penalty == 1.0f;
+  return {cache, Pending(cache->length()), false, greedy_pending_ ? &greedy_token_ : nullptr};
+}
+
 std::string DecodeState::Step(const Tokenizer* tokenizer, absl::Span<const float> logits) {
-  const int32_t token = sampler_.Sample(logits, history_);
+  const int32_t token = greedy_pending_ ? greedy_token_ : sampler_.Sample(logits, history_);
+  greedy_pending_ = false;
   last_token_ = token;
   const bool is_eos =
       !params_.ignore_eos && tokenizer != nullptr && tokenizer->eos_id().has_value() && token == *tokenizer->eos_id();

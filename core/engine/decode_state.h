@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "core/engine/engine.h"
 #include "core/engine/generate.h"
 #include "core/engine/sampler.h"
 #include "core/tokenizer/tokenizer.h"
@@ -20,11 +21,14 @@ class DecodeState {
   // `params` must have passed ValidateSamplingParams; `prompt` must not be empty.
   DecodeState(std::vector<int32_t> prompt, const SamplingParams& params);
 
-  // The tokens the engine has not seen yet, given that its cache holds `cached` of them.
-  absl::Span<const int32_t> Pending(int64_t cached) const;
+  // The engine step that advances this sequence in `cache`: its pending tokens, and for greedy
+  // decoding a request for the engine's greedy token, kept here (so this state must stay where it
+  // is until the next Step).
+  ForwardStep NextStep(Sequence* cache);
 
-  // Samples the next token from the last position's `logits` and records it. Returns the text
-  // that may be streamed now (held back while it could still become a stop string or is an
+  // Takes the next token, the engine's greedy pick when NextStep asked for one (`logits` are then
+  // empty and unused), else a sample of the last position's `logits`, and records it. Returns the
+  // text that may be streamed now (held back while it could still become a stop string or is an
   // incomplete UTF-8 character; all of it once done).
   std::string Step(const Tokenizer& tokenizer, absl::Span<const float> logits) { return Step(&tokenizer, logits); }
   // Without a tokenizer (a checkpoint that has none, in benchmarks): token ids only; no EOS, text
@@ -40,12 +44,17 @@ class DecodeState {
   GenerationResult& mutable_result() { return result_; }
 
  private:
+  // The tokens the engine has not seen yet, given that its cache holds `cached` of them.
+  absl::Span<const int32_t> Pending(int64_t cached) const;
+
   SamplingParams params_;
   Sampler sampler_;
   std::vector<int32_t> history_;  // prompt + generated
   GenerationResult result_;
   size_t streamed_ = 0;  // bytes of text already returned by Step
   int32_t last_token_ = -1;
+  int32_t greedy_token_ = -1;
+  bool greedy_pending_ = false;
   bool done_ = false;
 };
 

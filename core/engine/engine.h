@@ -31,6 +31,11 @@ struct ForwardStep {
   Sequence* sequence = nullptr;
   absl::Span<const int32_t> tokens;
   bool all_logits = false;  // logits for every new position; otherwise the last one only
+  // Set when the caller needs only the greedy next token: the engine writes the first maximum of
+  // the last position's logits here (torch.argmax; NaN never wins) and leaves this step's logits
+  // empty, so a GPU engine picks it on the device instead of copying a vocabulary of floats out.
+  // Not with all_logits.
+  int32_t* greedy_token = nullptr;
 };
 
 // A causal LM that runs batched steps over independent sequences. Not thread-safe: one
@@ -52,7 +57,7 @@ class Engine {
   virtual std::unique_ptr<Sequence> NewSequence() = 0;
 
   // Runs all steps as one batch. On success (*logits)[i] holds n_i x vocab_size floats, row-major,
-  // where n_i is steps[i].tokens.size() when all_logits, else 1. Fails with InvalidArgument for
+  // where n_i is steps[i].tokens.size() when all_logits, 0 when greedy_token is set, else 1. Fails with InvalidArgument for
   // token ids outside the vocabulary or empty steps, and ResourceExhausted when a sequence would
   // exceed the KV budget or max_position_embeddings (the sequence is left unchanged then).
   virtual absl::Status Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) = 0;

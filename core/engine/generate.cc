@@ -41,7 +41,7 @@ absl::StatusOr<std::vector<GenerationResult>> RunGeneration(Engine& engine, cons
     std::vector<size_t> owners;
     for (size_t i = 0; i < states.size(); ++i) {
       if (states[i].done()) continue;
-      steps.push_back({caches[i].get(), states[i].Pending(caches[i]->length()), false});
+      steps.push_back(states[i].NextStep(caches[i].get()));
       owners.push_back(i);
     }
     if (steps.empty()) break;

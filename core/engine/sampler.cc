@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/engine/greedy_token.h"
+
 namespace transmla {
 
 Sampler::Sampler(const SamplingParams& params)
@@ -21,7 +23,7 @@ int32_t Sampler::Sample(absl::Span<const float> logits, absl::Span<const int32_t
     }
   }
   if (params_.temperature <= 0.0f) {
-    return static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
+    return FirstMaximum(work_);
   }
   for (float& v : work_) v /= params_.temperature;
 

@@ -17,6 +17,9 @@ absl::Status ValidateForwardSteps(absl::Span<const ForwardStep> steps, const Mod
       }
     }
     if (step.tokens.empty()) return absl::InvalidArgumentError(fmt::format("step {}: no tokens", i));
+    if (step.greedy_token != nullptr && step.all_logits) {
+      return absl::InvalidArgumentError(fmt::format("step {}: a greedy token and all logits", i));
+    }
     for (int32_t id : step.tokens) {
       if (id < 0 || id >= config.vocab_size) {
         return absl::InvalidArgumentError(

@@ -10,8 +10,9 @@
 namespace transmla {
 
 // The checks every engine makes before a Forward: each step names a distinct sequence of this
-// engine (`owns`), has tokens inside the vocabulary, and stays within the model's context
-// (ResourceExhausted past it; InvalidArgument for the rest).
+// engine (`owns`), has tokens inside the vocabulary, asks for a greedy token or all logits but
+// not both, and stays within the model's context (ResourceExhausted past it; InvalidArgument for
+// the rest).
 absl::Status ValidateForwardSteps(absl::Span<const ForwardStep> steps, const ModelConfig& config,
                                   const std::function<bool(const Sequence*)>& owns);
 

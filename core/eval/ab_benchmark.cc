@@ -138,9 +138,7 @@ class ModelRun {
     const Clock::time_point start = Clock::now();
     for (int step = 0; step < spec_.output_length; ++step) {
       std::vector<ForwardStep> steps;
-      for (size_t i = 0; i < states.size(); ++i) {
-        steps.push_back({caches[i].get(), states[i].Pending(caches[i]->length()), false});
-      }
+      for (size_t i = 0; i < states.size(); ++i) steps.push_back(states[i].NextStep(caches[i].get()));
       const Clock::time_point t = Clock::now();
       RETURN_IF_ERROR(model_.engine->Forward(steps, &logits));
       for (size_t i = 0; i < states.size(); ++i) states[i].Step(model_.tokenizer.get(), logits[i]);

@@ -113,7 +113,7 @@ void ServingLoop::Step() {
   std::vector<std::vector<float>> logits;
   auto forward = [&](const std::vector<Running*>& members) {
     std::vector<ForwardStep> steps;
-    for (Running* r : members) steps.push_back({r->cache.get(), r->state.Pending(r->cache->length()), false});
+    for (Running* r : members) steps.push_back(r->state.NextStep(r->cache.get()));
     return model_->engine->Forward(steps, &logits);
   };
   std::vector<Running*> stepped = batch;

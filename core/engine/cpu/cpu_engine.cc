@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/engine/cpu/weight_loader.h"
+#include "core/engine/greedy_token.h"
 #include "core/engine/step_validation.h"
 #include "core/util/status_macros.h"
 #include "fmt/format.h"
@@ -95,7 +96,12 @@ absl::Status CpuEngine::Forward(absl::Span<const ForwardStep> steps, std::vector
   int64_t r = 0;
   for (size_t i = 0; i < steps.size(); ++i) {
     const int64_t n = steps[i].all_logits ? slices[i].count : 1;
-    (*logits)[i].assign(out.row(r).data(), out.row(r).data() + n * config_.vocab_size);
+    const float* first = out.row(r).data();
+    if (steps[i].greedy_token != nullptr) {
+      *steps[i].greedy_token = FirstMaximum(absl::MakeConstSpan(first, static_cast<size_t>(config_.vocab_size)));
+    } else {
+      (*logits)[i].assign(first, first + n * config_.vocab_size);
+    }
     r += n;
     slices[i].cache->Commit(slices[i].count);
   }

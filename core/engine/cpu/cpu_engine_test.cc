@@ -6,6 +6,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/engine/greedy_token.h"
 #include "core/engine/model_loader.h"
 #include "core/io/tensor_store.h"
 #include "gtest/gtest.h"
@@ -166,6 +167,36 @@ TEST(CpuEngineTest, RejectsTokenIdsOutsideVocabularyAndEmptySteps) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(model.engine->Forward({{seq.get(), {}, false}}, &logits).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(seq->length(), 0);
+}
+
+TEST(CpuEngineTest, GreedyStepsGiveTheFirstMaximumOfTheirLogits) {
+  LoadedModel model = LoadBundled();
+  const std::vector<std::vector<int32_t>> prompts = {{1, 403, 407, 261}, {1, 291}, {1, 317, 286}};
+  std::vector<std::unique_ptr<Sequence>> with_logits, greedy;
+  std::vector<int32_t> tokens(prompts.size(), -1);
+  std::vector<ForwardStep> logit_steps, mixed_steps;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    with_logits.push_back(model.engine->NewSequence());
+    greedy.push_back(model.engine->NewSequence());
+    logit_steps.push_back({with_logits.back().get(), prompts[i], false});
+    // The middle sequence keeps its logits: greedy and sampled sequences share a batch.
+    mixed_steps.push_back({greedy.back().get(), prompts[i], false, i == 1 ? nullptr : &tokens[i]});
+  }
+  std::vector<std::vector<float>> expected, mixed;
+  ASSERT_TRUE(model.engine->Forward(logit_steps, &expected).ok());
+  ASSERT_TRUE(model.engine->Forward(mixed_steps, &mixed).ok());
+  EXPECT_EQ(tokens[0], FirstMaximum(expected[0]));
+  EXPECT_EQ(tokens[2], FirstMaximum(expected[2]));
+  EXPECT_EQ(tokens[1], -1);
+  EXPECT_TRUE(mixed[0].empty());
+  EXPECT_TRUE(mixed[2].empty());
+  EXPECT_LT(MaxAbsDiff(mixed[1], expected[1]), kKernelOrderTolerance);
+  EXPECT_EQ(greedy[0]->length(), 4);
+
+  int32_t token = -1;
+  EXPECT_EQ(model.engine->Forward({{greedy[1].get(), prompts[1], true, &token}}, &mixed).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(greedy[1]->length(), 2);
 }
 
 TEST(CpuEngineTest, RejectsPositionsBeyondContext) {

@@ -5,6 +5,7 @@
 #include "core/engine/cuda/cuda_model.h"
 #include "core/engine/cuda/cuda_sequence.h"
 #include "core/engine/cuda/cuda_status.h"
+#include "core/engine/cuda/greedy_tokens.h"
 #include "core/engine/cuda/kernels.h"
 #include "core/engine/gpu_backend.h"
 #include "core/engine/rope.h"
@@ -219,20 +220,60 @@ absl::Status CudaEngine::Forward(absl::Span<const ForwardStep> steps, std::vecto
           kStream);
   RETURN_IF_ERROR(Linear(normed_.get(), lm_head_, n_out, logits_.f()));
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
-  const size_t values = static_cast<size_t>(n_out * vocab);
-  RETURN_IF_ERROR(host_logits_.Reserve(values * sizeof(float)));
-  CUDA_RETURN_IF_ERROR(cudaMemcpy(host_logits_.as<float>(), logits_.f(), values * sizeof(float), cudaMemcpyDeviceToHost));
+  RETURN_IF_ERROR(DeliverOutputs(steps, first_out_row, logits));
+  for (size_t i = 0; i < steps.size(); ++i) owners[i]->Commit(static_cast<int64_t>(steps[i].tokens.size()));
+  committed = true;
+  return absl::OkStatus();
+}
+
+absl::Status CudaEngine::DeliverOutputs(absl::Span<const ForwardStep> steps, const std::vector<int64_t>& first_out_row,
+                                        std::vector<std::vector<float>>* logits) {
+  const int64_t vocab = config_.vocab_size, steps_count = static_cast<int64_t>(steps.size());
+  std::vector<int32_t> greedy_rows;
+  bool any_logits = false;
+  for (int64_t i = 0; i < steps_count; ++i) {
+    if (steps[i].greedy_token != nullptr) {
+      greedy_rows.push_back(static_cast<int32_t>(first_out_row[i]));
+    } else {
+      any_logits = true;
+    }
+  }
+  std::vector<int32_t> tokens(greedy_rows.size());
+  if (!tokens.empty()) {
+    const size_t bytes = tokens.size() * sizeof(int32_t);
+    RETURN_IF_ERROR(greedy_rows_.Upload(greedy_rows.data(), bytes, kStream));
+    RETURN_IF_ERROR(greedy_tokens_.Reserve(bytes));
+    GreedyTokens(logits_.f(), vocab, greedy_rows_.as<int32_t>(), static_cast<int64_t>(tokens.size()),
+                 greedy_tokens_.as<int32_t>(), kStream);
+    CUDA_RETURN_IF_ERROR(cudaGetLastError());
+    CUDA_RETURN_IF_ERROR(cudaMemcpy(tokens.data(), greedy_tokens_.get(), bytes, cudaMemcpyDeviceToHost));
+  }
+  if (any_logits) {
+    RETURN_IF_ERROR(host_logits_.Reserve(static_cast<size_t>(first_out_row.back() * vocab) * sizeof(float)));
+    for (int64_t i = 0; i < steps_count; ++i) {
+      if (steps[i].greedy_token != nullptr) continue;
+      const int64_t offset = first_out_row[i] * vocab;
+      const size_t bytes = static_cast<size_t>((first_out_row[i + 1] - first_out_row[i]) * vocab) * sizeof(float);
+      CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_logits_.as<float>() + offset, logits_.f() + offset, bytes,
+                                           cudaMemcpyDeviceToHost, kStream));
+    }
+    CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(kStream));
+  }
   // Resized, not reassigned: a caller that passes the same vectors every step keeps their memory.
   logits->resize(steps.size());
   const float* host = host_logits_.as<float>();
   // Batch 32 x a 128K vocabulary is 16 MB a step: copied out by every core, not one.
-  const int64_t steps_count = static_cast<int64_t>(steps.size());
-#pragma omp parallel for schedule(static) if (values >= (size_t{1} << 21))
+#pragma omp parallel for schedule(static) if (any_logits && first_out_row.back() * vocab >= (int64_t{1} << 21))
   for (int64_t i = 0; i < steps_count; ++i) {
-    (*logits)[i].assign(host + first_out_row[i] * vocab, host + first_out_row[i + 1] * vocab);
+    if (steps[i].greedy_token != nullptr) {
+      (*logits)[i].clear();
+    } else {
+      (*logits)[i].assign(host + first_out_row[i] * vocab, host + first_out_row[i + 1] * vocab);
+    }
   }
-  for (size_t i = 0; i < steps.size(); ++i) owners[i]->Commit(static_cast<int64_t>(steps[i].tokens.size()));
-  committed = true;
+  for (int64_t i = 0, k = 0; i < steps_count; ++i) {
+    if (steps[i].greedy_token != nullptr) *steps[i].greedy_token = tokens[static_cast<size_t>(k++)];
+  }
   return absl::OkStatus();
 }
 

@@ -105,6 +105,10 @@ class CudaEngine : public Engine {
   // One decoder block on the residual stream x_, with the caches of table layer `layer`.
   absl::Status RunLayer(int64_t layer, const LayerWeights& w, int64_t rows);
   absl::Status Linear(const void* x, const GpuMatrix& w, int64_t rows, float* y, float beta = 0.0f);
+  // A step's results from logits_ (its rows from first_out_row[i], one past the last at the end):
+  // greedy steps' tokens picked on the device, the other steps' logits copied out.
+  absl::Status DeliverOutputs(absl::Span<const ForwardStep> steps, const std::vector<int64_t>& first_out_row,
+                              std::vector<std::vector<float>>* logits);
   // RoPE of this step's rows: rotate-half for Llama, interleaved for DeepSeek.
   RopeArgs Rope() const;
 
@@ -134,7 +138,7 @@ class CudaEngine : public Engine {
   AttentionPlan prompt_plan_;
   DeviceBuffer prompt_caches_, expanded_, prompt_query_;
   // Per-step tables and scratch, grown as needed.
-  DeviceBuffer ids_, positions_, rope_angles_, row_caches_, slice_caches_, out_rows_;
+  DeviceBuffer ids_, positions_, rope_angles_, row_caches_, slice_caches_, out_rows_, greedy_rows_, greedy_tokens_;
   PinnedBuffer host_logits_;
   DeviceBuffer x_, normed_, proj_, q_, q_nope_, query_, attended_, values_, gate_up_, act_, picked_, logits_;
 };
