@@ -1,7 +1,8 @@
 // CUDA engine decode and prefill next to the memory-bandwidth floor measured in the same run.
 // Decode: every sequence of the batch is first grown to the context length without running the
 // model (ExtendForBenchmark: zero cache entries, same bytes read), then one token per sequence per
-// step; the floor of a step is (weight bytes + KV bytes of all sequences) / copy bandwidth, where
+// step; the floor of a step is (weight bytes but the embedding table's, of which a step gathers a
+// row per sequence + KV bytes of all sequences) / copy bandwidth, where
 // copy bandwidth is (bytes read + bytes written) / time of a 4 GiB device-to-device copy. Cells that
 // do not fit in memory retry at half the batch (the table says which batch ran). Prefill: one
 // sequence of N tokens from empty. Medians of --repeats timed steps; --json writes every cell.
@@ -115,7 +116,7 @@ Cell Decode(transmla::Engine& engine, int64_t batch, int64_t context, int repeat
     cell.seconds = Median(times);
     const double kv = static_cast<double>(engine.KvBytesPerToken()) * static_cast<double>(cell.batch) *
                       static_cast<double>(context);
-    cell.floor_seconds = (static_cast<double>(engine.WeightBytes()) + kv) / bandwidth;
+    cell.floor_seconds = (static_cast<double>(engine.WeightBytesReadPerStep()) + kv) / bandwidth;
     cell.tokens_per_second = static_cast<double>(cell.batch) / cell.seconds;
     return cell;
   }
@@ -222,7 +223,8 @@ int main(int argc, char** argv) {
                               {"requested_batch", c.requested_batch}, {"context", c.context},
                               {"tokens_per_second", c.tokens_per_second}, {"seconds", c.seconds},
                               {"floor_seconds", c.floor_seconds}, {"kv_bytes_per_token", engine.KvBytesPerToken()},
-                              {"weight_bytes", engine.WeightBytes()}, {"error", c.error}});
+                              {"weight_bytes", engine.WeightBytes()},
+                              {"weight_bytes_read_per_step", engine.WeightBytesReadPerStep()}, {"error", c.error}});
     }
   }
   if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";

@@ -53,6 +53,9 @@ class Engine {
   // How the weights are held ("f32", "bf16", ...) and their bytes.
   virtual std::string WeightDType() const { return "f32"; }
   virtual int64_t WeightBytes() const { return NumParameters() * 4; }
+  // The weight bytes a decode step reads: all but the embedding table, of which it gathers one row
+  // per token (the floor of a memory-bound step).
+  virtual int64_t WeightBytesReadPerStep() const { return WeightBytes(); }
 
   virtual std::unique_ptr<Sequence> NewSequence() = 0;
 

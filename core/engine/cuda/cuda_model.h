@@ -71,6 +71,9 @@ class CudaEngine : public Engine {
   int64_t NumParameters() const override { return parameters_; }
   std::string WeightDType() const override { return Name(type_); }
   int64_t WeightBytes() const override { return weight_bytes_; }
+  int64_t WeightBytesReadPerStep() const override {
+    return weight_bytes_ - embed_.rows * embed_.cols * static_cast<int64_t>(Bytes(embed_.type));
+  }
   std::unique_ptr<Sequence> NewSequence() override;
   absl::Status Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) override;
 
