@@ -420,9 +420,9 @@ TEST_P(Cuda16BitTest, GreedyTokensOnTheDeviceAreTheFirstMaximum) {
   absl::StatusOr<LoadedModel> g = LoadModel(dir_, gpu_);
   ASSERT_TRUE(g.ok()) << g.status();
   const std::vector<int32_t> all = RandomTokens(300, g->engine->config().vocab_size);
-  ExpectDeviceGreedyIsTheFirstMaximum(
-      *g->engine, {{all.begin(), all.begin() + 100}, {all.begin() + 100, all.begin() + 137}, {all.begin() + 137, all.end()}},
-      Label());
+  const std::vector<std::vector<int32_t>> prompts = {
+      {all.begin(), all.begin() + 100}, {all.begin() + 100, all.begin() + 137}, {all.begin() + 137, all.end()}};
+  ExpectDeviceGreedyIsTheFirstMaximum(*g->engine, prompts, Label());
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Cuda16BitTest,

@@ -60,9 +60,10 @@ class Engine {
   virtual std::unique_ptr<Sequence> NewSequence() = 0;
 
   // Runs all steps as one batch. On success (*logits)[i] holds n_i x vocab_size floats, row-major,
-  // where n_i is steps[i].tokens.size() when all_logits, 0 when greedy_token is set, else 1. Fails with InvalidArgument for
-  // token ids outside the vocabulary or empty steps, and ResourceExhausted when a sequence would
-  // exceed the KV budget or max_position_embeddings (the sequence is left unchanged then).
+  // where n_i is steps[i].tokens.size() when all_logits, 0 when greedy_token is set, else 1. Fails
+  // with InvalidArgument for token ids outside the vocabulary, empty steps or a greedy token with
+  // all logits, and ResourceExhausted when a sequence would exceed the KV budget or
+  // max_position_embeddings (the sequence is left unchanged then).
   virtual absl::Status Forward(absl::Span<const ForwardStep> steps, std::vector<std::vector<float>>* logits) = 0;
 };
 
