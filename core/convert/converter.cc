@@ -21,6 +21,7 @@
 #include "core/engine/gpu_backend.h"
 #include "core/io/safetensors.h"
 #include "core/io/tensor_store.h"
+#include "core/util/heap_reuse.h"
 #include "core/util/mapped_file.h"
 #include "core/util/phase_seconds.h"
 #include "core/util/status_macros.h"
@@ -191,6 +192,7 @@ class Conversion {
       return absl::OkStatus();
     };
     const std::string p = fmt::format("model.layers.{}.", i);
+    std::optional<HeapReuse> heap_reuse(std::in_place);
     PhaseSeconds seconds;
     PhaseSeconds::Clock::time_point t = PhaseSeconds::Clock::now();
     ASSIGN_OR_RETURN(GqaLayer gqa, ReadGqaLayer(store_, config_, i));
@@ -273,6 +275,9 @@ class Conversion {
       report["balance_search"] = errors;
     }
 
+    // The layer's buffers go back to the system before the writes, which ran 1.3 s slower (1-layer
+    // 8B-wide, 2 cores) with them held.
+    heap_reuse.reset();
     for (const char* name : {"input_layernorm.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight",
                              "mlp.up_proj.weight"}) {
       RETURN_IF_ERROR(check());
