@@ -22,6 +22,7 @@
 #include "core/engine/gpu_backend.h"
 #include "core/engine/model_loader.h"
 #include "core/io/tensor_store.h"
+#include "fmt/format.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/test_paths.h"
@@ -240,8 +241,6 @@ std::vector<int32_t> RandomTokens(int64_t n, int64_t vocab) {
   return out;
 }
 
-int64_t ArgMax(const float* v, int64_t n) { return std::max_element(v, v + n) - v; }
-
 // One position's logits against a reference. Random weights give near-flat logits, where BF16
 // rounding alone swaps near-tied leaders: a position is decisive when the reference leader is ahead
 // by more than four times the position's RMS logit error.
@@ -256,12 +255,12 @@ PositionComparison Compare(const float* logits, const float* reference, int64_t 
     c.diff2 += (logits[i] - reference[i]) * static_cast<double>(logits[i] - reference[i]);
     c.ref2 += reference[i] * static_cast<double>(reference[i]);
   }
-  const int64_t best = ArgMax(reference, vocab);
+  const int64_t best = FirstMaximum(absl::MakeConstSpan(reference, static_cast<size_t>(vocab)));
   float runner_up = -1e30f;
   for (int64_t i = 0; i < vocab; ++i) {
     if (i != best) runner_up = std::max(runner_up, reference[i]);
   }
-  c.same_top1 = ArgMax(logits, vocab) == best;
+  c.same_top1 = FirstMaximum(absl::MakeConstSpan(logits, static_cast<size_t>(vocab))) == best;
   c.decisive = reference[best] - runner_up > 4.0 * std::sqrt(c.diff2 / static_cast<double>(vocab));
   return c;
 }
@@ -278,8 +277,21 @@ struct ComparisonTotals {
     decisive += c.decisive;
     decisive_agree += c.decisive && c.same_top1;
   }
+  // A position whose reference leader must stay the leader where it is decisive; `where` names it.
+  void AddAgreeing(const PositionComparison& c, const std::string& where) {
+    Add(c);
+    if (c.decisive) {
+      EXPECT_TRUE(c.same_top1) << where;
+    }
+  }
   double relative() const { return std::sqrt(diff2 / ref2); }
 };
+
+// Three prompts of 100, 37 and 163 random tokens.
+std::vector<std::vector<int32_t>> ThreeRandomPrompts(int64_t vocab) {
+  const std::vector<int32_t> all = RandomTokens(300, vocab);
+  return {{all.begin(), all.begin() + 100}, {all.begin() + 100, all.begin() + 137}, {all.begin() + 137, all.end()}};
+}
 
 TEST_P(Cuda16BitTest, LogitsWithinTwoPercentOfCpuFp32AndDecisiveTop1Agrees) {
   absl::StatusOr<LoadedModel> g = LoadModel(dir_, gpu_);
@@ -328,11 +340,7 @@ TEST_P(Cuda16BitTest, DecodeStepsMatchCpuFp32) {
     const std::vector<int32_t> one = {tokens[static_cast<size_t>(p)]};
     ASSERT_TRUE(g->engine->Forward({{seq_g.get(), one, false}}, &lg).ok());
     ASSERT_TRUE(c->engine->Forward({{seq_c.get(), one, false}}, &lc).ok());
-    const PositionComparison cmp = Compare(lg[0].data(), lc[0].data(), vocab);
-    totals.Add(cmp);
-    if (cmp.decisive) {
-      EXPECT_TRUE(cmp.same_top1) << "position " << p;
-    }
+    totals.AddAgreeing(Compare(lg[0].data(), lc[0].data(), vocab), fmt::format("position {}", p));
   }
   std::cout << Label() << ": 24 decode steps after 700 prompt tokens vs cpu fp32, relative L2 " << totals.relative()
             << "\n";
@@ -358,11 +366,8 @@ TEST_P(Cuda16BitTest, PromptInTwoChunksMatchesOnePrompt) {
   ASSERT_TRUE(engine.Forward({{chunked.get(), tail, true}}, &second).ok());
   ComparisonTotals totals;
   for (int64_t p = kFirst; p < 512; ++p) {
-    const PositionComparison c = Compare(second[0].data() + (p - kFirst) * vocab, one[0].data() + p * vocab, vocab);
-    totals.Add(c);
-    if (c.decisive) {
-      EXPECT_TRUE(c.same_top1) << "position " << p;
-    }
+    totals.AddAgreeing(Compare(second[0].data() + (p - kFirst) * vocab, one[0].data() + p * vocab, vocab),
+                       fmt::format("position {}", p));
   }
   std::cout << Label() << ": second chunk vs one prompt relative L2 " << totals.relative() << "\n";
   EXPECT_LE(totals.relative(), 2e-2);
@@ -378,10 +383,7 @@ TEST_P(Cuda16BitTest, BatchedStepsMatchOneAtATime) {
   ASSERT_TRUE(g.ok()) << g.status();
   Engine& engine = *g->engine;
   const int64_t vocab = engine.config().vocab_size;
-  const std::vector<int32_t> all = RandomTokens(300, vocab);
-  const std::vector<std::vector<int32_t>> prompts = {{all.begin(), all.begin() + 100},
-                                                     {all.begin() + 100, all.begin() + 137},
-                                                     {all.begin() + 137, all.begin() + 300}};
+  const std::vector<std::vector<int32_t>> prompts = ThreeRandomPrompts(vocab);
   std::vector<std::unique_ptr<Sequence>> seqs;
   std::vector<std::vector<int32_t>> inputs = prompts, produced(prompts.size());
   std::vector<std::vector<std::vector<float>>> batched_logits(prompts.size());
@@ -392,7 +394,7 @@ TEST_P(Cuda16BitTest, BatchedStepsMatchOneAtATime) {
     std::vector<std::vector<float>> logits;
     ASSERT_TRUE(engine.Forward(steps, &logits).ok());
     for (size_t i = 0; i < prompts.size(); ++i) {
-      produced[i].push_back(static_cast<int32_t>(ArgMax(logits[i].data(), vocab)));
+      produced[i].push_back(FirstMaximum(logits[i]));
       inputs[i] = {produced[i].back()};
       batched_logits[i].push_back(std::move(logits[i]));
     }
@@ -404,11 +406,8 @@ TEST_P(Cuda16BitTest, BatchedStepsMatchOneAtATime) {
     for (int step = 0; step < 16; ++step) {
       std::vector<std::vector<float>> logits;
       ASSERT_TRUE(engine.Forward({{alone.get(), input, false}}, &logits).ok());
-      const PositionComparison c = Compare(logits[0].data(), batched_logits[i][static_cast<size_t>(step)].data(), vocab);
-      totals.Add(c);
-      if (c.decisive) {
-        EXPECT_TRUE(c.same_top1) << "prompt " << i << " step " << step;
-      }
+      totals.AddAgreeing(Compare(logits[0].data(), batched_logits[i][static_cast<size_t>(step)].data(), vocab),
+                         fmt::format("prompt {} step {}", i, step));
       input = {produced[i][static_cast<size_t>(step)]};
     }
     std::cout << Label() << " prompt " << i << ": batched vs alone relative L2 " << totals.relative() << "\n";
@@ -419,10 +418,7 @@ TEST_P(Cuda16BitTest, BatchedStepsMatchOneAtATime) {
 TEST_P(Cuda16BitTest, GreedyTokensOnTheDeviceAreTheFirstMaximum) {
   absl::StatusOr<LoadedModel> g = LoadModel(dir_, gpu_);
   ASSERT_TRUE(g.ok()) << g.status();
-  const std::vector<int32_t> all = RandomTokens(300, g->engine->config().vocab_size);
-  const std::vector<std::vector<int32_t>> prompts = {
-      {all.begin(), all.begin() + 100}, {all.begin() + 100, all.begin() + 137}, {all.begin() + 137, all.end()}};
-  ExpectDeviceGreedyIsTheFirstMaximum(*g->engine, prompts, Label());
+  ExpectDeviceGreedyIsTheFirstMaximum(*g->engine, ThreeRandomPrompts(g->engine->config().vocab_size), Label());
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Cuda16BitTest,

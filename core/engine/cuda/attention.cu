@@ -261,12 +261,7 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(KernelA
     }
     __syncthreads();
 
-#pragma unroll
-    for (int mt = 0; mt < kMTiles; ++mt) {
-      const float low = row_corr[mt * 16 + lane / 4], high = row_corr[mt * 16 + lane / 4 + 8];
-#pragma unroll
-      for (int j = 0; j < kNPerWarp; ++j) ScaleRows(acc[mt][j], low, high);
-    }
+    ScaleTileRows(acc, row_corr, lane);
 #pragma unroll
     for (int kk = 0; kk < N / 16; ++kk) {
       uint32_t pa[kMTiles][4];

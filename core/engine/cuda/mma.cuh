@@ -23,6 +23,18 @@ __device__ __forceinline__ void ScaleRows(Accumulator& a, float low, float high)
   a.c[3] *= high;
 }
 
+// The online-softmax rescale of a warp's kMTiles x kTiles output tiles: every row by its
+// correction in `row_corr` (one float per tile row, this lane's rows lane / 4 and lane / 4 + 8).
+template <int kMTiles, int kTiles>
+__device__ __forceinline__ void ScaleTileRows(Accumulator (&acc)[kMTiles][kTiles], const float* row_corr, int lane) {
+#pragma unroll
+  for (int mt = 0; mt < kMTiles; ++mt) {
+    const float low = row_corr[mt * 16 + lane / 4], high = row_corr[mt * 16 + lane / 4 + 8];
+#pragma unroll
+    for (int j = 0; j < kTiles; ++j) ScaleRows(acc[mt][j], low, high);
+  }
+}
+
 __device__ __forceinline__ uint32_t SharedAddress(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
