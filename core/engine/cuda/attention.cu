@@ -8,6 +8,7 @@
 #include <cfloat>
 
 #include "core/engine/cuda/attention_kernels.cuh"
+#include "core/engine/cuda/launch.cuh"
 #include "core/engine/cuda/latent_attention.h"
 #include "core/engine/cuda/mma.cuh"
 #include "core/engine/cuda/prefill_attention.h"
@@ -43,6 +44,7 @@ __device__ void WriteResult(const KernelArgs& a, const TileWork& tile, const Blo
 // positions (no score matrix anywhere).
 template <int kPerLane>
 __global__ void __launch_bounds__(kAttentionWarps * 32) WarpAttentionKernel(KernelArgs a) {
+  WaitForPreviousKernel();
   const BlockWork block = a.blocks[blockIdx.x];
   const TileWork tile = a.tiles[block.tile];
   const int lane = threadIdx.x % 32;
@@ -124,6 +126,7 @@ struct ChunkWalk {
 // so each sequence's cache is read once for all heads.
 template <typename T, int kMTiles, int kNPerWarp, int kWarps>
 __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(KernelArgs a) {
+  WaitForPreviousKernel();
   extern __shared__ __align__(128) unsigned char smem[];
   constexpr int M = 16 * kMTiles, N = kTileTokens;
   const BlockWork block = a.blocks[blockIdx.x];
@@ -327,6 +330,7 @@ __device__ void StoreOut(Out* out, int64_t i, float v) {
 // (tile, item); its first warp computes the split weights into shared memory.
 template <typename Out>
 __global__ void CombineKernel(KernelArgs a, Out* out) {
+  WaitForPreviousKernel();
   const TileWork tile = a.tiles[blockIdx.x];
   const int splits = a.tile_splits[blockIdx.x], k = static_cast<int>(blockIdx.y);
   if (splits == 1 || k >= tile.item_count) return;  // written by the attention kernel / no such item
@@ -427,7 +431,7 @@ absl::StatusOr<TensorCoreLaunch> ChooseTensorCore(const AttentionLayout& layout,
 
 }  // namespace
 
-constexpr int64_t kMinChunk = 256, kInvariantSplits = 16;
+constexpr int64_t kMinChunk = 256, kInvariantSplits = 16, kDecodeWaves = 2;
 
 absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, const AttentionLayout& layout,
                                   GpuType cache_type, cudaStream_t stream) {
@@ -494,11 +498,21 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
   // batch): more while the batch leaves multiprocessors idle (up to about two blocks each), as long
   // as each split's partial result, written and read back in float32, stays under an eighth of the
   // cache it reads (MLA: 910 positions for 32 heads x 512). H200, 8B GQA: batch 1 at 8K-32K gained
-  // 1.1-1.2x; fewer splits than 16 at batch 8 lost 10-20%.
+  // 1.1-1.2x; fewer splits than 16 at batch 8 lost 10-20%. Where the general kernel's decoding tiles
+  // alone outnumber the multiprocessors, as many as make two waves of resident blocks instead: 8B
+  // GQA at batch 32 x 1K and 8K +9% (1024 and 4096 short blocks before). Applied to every batch (8B,
+  // with chained launches, against neither) it lost 4-12% at batch 8 and 6% at batch 1 x 32K; for
+  // MLA's latent kernel, 5% at batch 8 x 8K (4 layers).
   int64_t decode_tiles = 0;
   for (const Pending& pt : pending) decode_tiles += slices[static_cast<size_t>(pt.tile.slice)].count == 1;
-  int64_t extra_splits = 0, extra_min_chunk = kMinChunk;
-  if (cache_type != GpuType::kF32 && decode_tiles > 0) {
+  int64_t wave_splits = 0, extra_splits = 0, extra_min_chunk = kMinChunk;
+  if (cache_type != GpuType::kF32 && !ValueInKey(layout) && decode_tiles >= limits_.multiprocessors) {
+    int per_multiprocessor = 0;
+    CUDA_RETURN_IF_ERROR(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, launch_.kernel,
+                                                                       launch_.threads, launch_.shared_bytes));
+    const int64_t resident = static_cast<int64_t>(std::max(per_multiprocessor, 1)) * limits_.multiprocessors;
+    wave_splits = std::clamp<int64_t>((kDecodeWaves * resident + decode_tiles - 1) / decode_tiles, 1, kMaxSplits);
+  } else if (cache_type != GpuType::kF32 && decode_tiles > 0) {
     extra_splits = std::min<int64_t>((2 * limits_.multiprocessors + decode_tiles - 1) / decode_tiles, kMaxSplits);
     const int64_t position_bytes = (layout.key_dim + (ValueInKey(layout) ? 0 : layout.value_dim)) * Bytes(cache_type);
     const int64_t partial_bytes = 2 * group * layout.value_dim * static_cast<int64_t>(sizeof(float));
@@ -512,7 +526,10 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
     const int64_t limit = pt.kv_limit;
     const bool decoding = slices[static_cast<size_t>(pt.tile.slice)].count == 1;
     int64_t chunk = limit;
-    if (decoding) {
+    if (decoding && wave_splits > 0) {
+      const int64_t min_chunk = std::min<int64_t>(kMinChunk, (limit + kInvariantSplits - 1) / kInvariantSplits);
+      chunk = std::max<int64_t>((limit + wave_splits - 1) / wave_splits, min_chunk);
+    } else if (decoding) {
       chunk = std::max<int64_t>((limit + kInvariantSplits - 1) / kInvariantSplits, kMinChunk);
       if (extra_splits > kInvariantSplits) {
         chunk = std::min(chunk, std::max<int64_t>((limit + extra_splits - 1) / extra_splits, extra_min_chunk));
@@ -563,9 +580,9 @@ absl::Status AttentionPlan::Run(const void* q, const void* const* caches, void* 
   switch (cache_type_) {
     case GpuType::kF32:
       if (layout_.key_dim <= 256 && layout_.value_dim <= 256) {
-        WarpAttentionKernel<8><<<grid, threads, 0, stream>>>(args);
+        Launch(WarpAttentionKernel<8>, grid, threads, 0, stream, args);
       } else if (layout_.key_dim <= 1024 && layout_.value_dim <= 1024) {
-        WarpAttentionKernel<32><<<grid, threads, 0, stream>>>(args);
+        Launch(WarpAttentionKernel<32>, grid, threads, 0, stream, args);
       } else {
         return absl::InvalidArgumentError(fmt::format("attention dims {} / {} exceed 1024", layout_.key_dim, layout_.value_dim));
       }
@@ -573,7 +590,7 @@ absl::Status AttentionPlan::Run(const void* q, const void* const* caches, void* 
     case GpuType::kBF16:
     case GpuType::kF16: {
       void* params[] = {const_cast<KernelArgs*>(&args)};
-      CUDA_RETURN_IF_ERROR(cudaLaunchKernel(launch_.kernel, grid, launch_.threads, params, launch_.shared_bytes, stream));
+      CUDA_RETURN_IF_ERROR(LaunchChosen(launch_.kernel, grid, launch_.threads, launch_.shared_bytes, stream, params));
       break;
     }
   }
@@ -583,9 +600,9 @@ absl::Status AttentionPlan::Run(const void* q, const void* const* caches, void* 
   }
   const dim3 tiles(static_cast<unsigned>(tiles_), static_cast<unsigned>(tile_rows_));
   switch (out_type) {
-    case GpuType::kF32: CombineKernel<float><<<tiles, 128, 0, stream>>>(args, static_cast<float*>(out)); break;
-    case GpuType::kBF16: CombineKernel<__nv_bfloat16><<<tiles, 128, 0, stream>>>(args, static_cast<__nv_bfloat16*>(out)); break;
-    case GpuType::kF16: CombineKernel<__half><<<tiles, 128, 0, stream>>>(args, static_cast<__half*>(out)); break;
+    case GpuType::kF32: Launch(CombineKernel<float>, tiles, 128, 0, stream, args, static_cast<float*>(out)); break;
+    case GpuType::kBF16: Launch(CombineKernel<__nv_bfloat16>, tiles, 128, 0, stream, args, static_cast<__nv_bfloat16*>(out)); break;
+    case GpuType::kF16: Launch(CombineKernel<__half>, tiles, 128, 0, stream, args, static_cast<__half*>(out)); break;
   }
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();

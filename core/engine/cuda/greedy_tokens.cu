@@ -2,6 +2,8 @@
 
 #include <climits>
 
+#include "core/engine/cuda/launch.cuh"
+
 namespace transmla::cuda {
 namespace {
 
@@ -30,6 +32,7 @@ __device__ Candidate WarpBest(Candidate c) {
 
 // One block per row.
 __global__ void GreedyTokensKernel(const float* logits, int64_t vocab, const int32_t* rows, int32_t* tokens) {
+  WaitForPreviousKernel();
   const float* row = logits + static_cast<int64_t>(rows[blockIdx.x]) * vocab;
   Candidate best{0.0f, kNone};
   for (int64_t i = threadIdx.x; i < vocab; i += kThreads) {
@@ -50,7 +53,7 @@ __global__ void GreedyTokensKernel(const float* logits, int64_t vocab, const int
 void GreedyTokens(const float* logits, int64_t vocab, const int32_t* rows, int64_t count, int32_t* tokens,
                   cudaStream_t stream) {
   if (count == 0) return;
-  GreedyTokensKernel<<<static_cast<unsigned>(count), kThreads, 0, stream>>>(logits, vocab, rows, tokens);
+  Launch(GreedyTokensKernel, static_cast<unsigned>(count), kThreads, 0, stream, logits, vocab, rows, tokens);
 }
 
 }  // namespace transmla::cuda

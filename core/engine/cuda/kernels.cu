@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "core/engine/cuda/launch.cuh"
+
 namespace transmla::cuda {
 namespace {
 
@@ -38,12 +40,14 @@ __device__ __forceinline__ void Store(void* p, GpuType t, int64_t i, float v) {
 }
 
 __global__ void ConvertKernel(const void* in, GpuType in_type, int64_t n, void* out, GpuType out_type) {
+  WaitForPreviousKernel();
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i < n) Store(out, out_type, i, Load(in, in_type, i));
 }
 
 __global__ void EmbeddingGatherKernel(const void* table, GpuType type, const int32_t* ids, int64_t rows, int64_t d,
                                       float* out) {
+  WaitForPreviousKernel();
   const int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (c >= d) return;
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
@@ -65,6 +69,7 @@ __device__ float BlockSum(float v) {
 
 __global__ void RmsNormKernel(const float* x, int64_t x_ld, const float* weight, int64_t d, float eps, void* out,
                               GpuType out_type, int64_t out_ld) {
+  WaitForPreviousKernel();
   const float* row = x + blockIdx.x * x_ld;
   float sum = 0;
   for (int64_t c = threadIdx.x; c < d; c += blockDim.x) sum += row[c] * row[c];
@@ -80,6 +85,7 @@ __global__ void RmsNormKernel(const float* x, int64_t x_ld, const float* weight,
 template <int kPerThread>
 __global__ void RmsNormInRegistersKernel(const float* x, int64_t x_ld, const float* weight, int64_t d, float eps,
                                          void* out, GpuType out_type, int64_t out_ld) {
+  WaitForPreviousKernel();
   const float* row = x + blockIdx.x * x_ld;
   float v[kPerThread], w[kPerThread];
 #pragma unroll
@@ -100,6 +106,7 @@ __global__ void RmsNormInRegistersKernel(const float* x, int64_t x_ld, const flo
 }
 
 __global__ void AddBiasKernel(float* x, const float* bias, int64_t rows, int64_t d) {
+  WaitForPreviousKernel();
   const int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (c >= d) return;
   const float b = bias[c];
@@ -109,6 +116,7 @@ __global__ void AddBiasKernel(float* x, const float* bias, int64_t rows, int64_t
 __device__ __forceinline__ float SiluTimes(float g, float u) { return g / (1.0f + expf(-g)) * u; }
 
 __global__ void SiluMulKernel(const float* gate_up, int64_t rows, int64_t f, void* out, GpuType out_type) {
+  WaitForPreviousKernel();
   const int64_t j = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (j >= f) return;
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
@@ -119,6 +127,7 @@ __global__ void SiluMulKernel(const float* gate_up, int64_t rows, int64_t f, voi
 // The same, 4 columns per thread (f a multiple of 4): 16-byte loads put enough bytes in flight to
 // stream at memory speed (the one-float version reached about half of it on an H200).
 __global__ void SiluMulBy4Kernel(const float4* gate_up, int64_t rows, int64_t f4, void* out, GpuType out_type) {
+  WaitForPreviousKernel();
   const int64_t j = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (j >= f4) return;
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
@@ -152,6 +161,7 @@ __device__ float Rotated(const float* x, int64_t e, int64_t rope_dims, const Rop
 
 __global__ void RopeAnglesKernel(const float* inv_freq, int64_t pairs, const int32_t* positions, int64_t rows,
                                  float scale, float2* angles) {
+  WaitForPreviousKernel();
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= pairs) return;
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
@@ -167,6 +177,7 @@ struct HeadCopies {
 };
 
 __global__ void CopyHeadsKernel(HeadCopies copies, int64_t rows, RopeArgs rope) {
+  WaitForPreviousKernel();
   const HeadCopy& copy = copies.copy[blockIdx.z];
   const int j = blockIdx.x * blockDim.x + threadIdx.x, dims = static_cast<int>(copy.dims);
   if (j >= copy.heads * dims) return;
@@ -186,6 +197,7 @@ __global__ void CopyHeadsKernel(HeadCopies copies, int64_t rows, RopeArgs rope) 
 
 __global__ void BroadcastToHeadsKernel(const void* in, int64_t in_ld, int64_t rows, int dims, int heads, void* out,
                                        int64_t out_ld, int64_t out_head_stride, GpuType type) {
+  WaitForPreviousKernel();
   const int j = blockIdx.x * blockDim.x + threadIdx.x;
   if (j >= heads * dims) return;
   const int h = j / dims, c = j - h * dims;
@@ -197,6 +209,7 @@ __global__ void BroadcastToHeadsKernel(const void* in, int64_t in_ld, int64_t ro
 __global__ void MlaAppendLatentKernel(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps,
                                       int64_t rank, int64_t rope_dims, void* const* caches, GpuType cache_type,
                                       int64_t token_stride, RopeArgs rope) {
+  WaitForPreviousKernel();
   const int64_t r = blockIdx.x;
   const float* row = kv_a + r * kv_ld;
   float sum = 0;
@@ -211,6 +224,7 @@ __global__ void MlaAppendLatentKernel(const float* kv_a, int64_t kv_ld, const fl
 
 // One warp per row.
 __global__ void CausalSoftmaxKernel(float* scores, int64_t rows, int64_t n, float scale) {
+  WaitForPreviousKernel();
   const int64_t r = blockIdx.x * static_cast<int64_t>(blockDim.x / 32) + threadIdx.x / 32;
   if (r >= rows) return;
   const int lane = threadIdx.x % 32;
@@ -231,6 +245,7 @@ __global__ void CausalSoftmaxKernel(float* scores, int64_t rows, int64_t n, floa
 }
 
 __global__ void AddToDoubleKernel(const float* values, int64_t count, double* sums) {
+  WaitForPreviousKernel();
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i < count) sums[i] += values[i];
 }
@@ -239,47 +254,47 @@ __global__ void AddToDoubleKernel(const float* values, int64_t count, double* su
 
 void CausalSoftmaxRows(float* scores, int64_t rows, int64_t n, float scale, cudaStream_t s) {
   constexpr int64_t kRowsPerBlock = kThreads / 32;
-  CausalSoftmaxKernel<<<static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock), kThreads, 0, s>>>(
-      scores, rows, n, scale);
+  Launch(CausalSoftmaxKernel, static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock), kThreads, 0, s,
+         scores, rows, n, scale);
 }
 
 void AddToDouble(const float* values, int64_t count, double* sums, cudaStream_t s) {
-  AddToDoubleKernel<<<Blocks(count), kThreads, 0, s>>>(values, count, sums);
+  Launch(AddToDoubleKernel, Blocks(count), kThreads, 0, s, values, count, sums);
 }
 
 void Convert(const void* in, GpuType in_type, int64_t n, void* out, GpuType out_type, cudaStream_t s) {
-  ConvertKernel<<<Blocks(n), kThreads, 0, s>>>(in, in_type, n, out, out_type);
+  Launch(ConvertKernel, Blocks(n), kThreads, 0, s, in, in_type, n, out, out_type);
 }
 
 void EmbeddingGather(const void* table, GpuType table_type, const int32_t* ids, int64_t rows, int64_t d, float* out,
                      cudaStream_t s) {
-  EmbeddingGatherKernel<<<RowGrid(d, rows), kThreads, 0, s>>>(table, table_type, ids, rows, d, out);
+  Launch(EmbeddingGatherKernel, RowGrid(d, rows), kThreads, 0, s, table, table_type, ids, rows, d, out);
 }
 
 void RmsNorm(const float* x, int64_t x_ld, const float* weight, int64_t rows, int64_t d, float eps, void* out,
              GpuType out_type, int64_t out_ld, cudaStream_t s) {
   const unsigned blocks = static_cast<unsigned>(rows);
   if (d <= 4 * kThreads) {
-    RmsNormInRegistersKernel<4><<<blocks, kThreads, 0, s>>>(x, x_ld, weight, d, eps, out, out_type, out_ld);
+    Launch(RmsNormInRegistersKernel<4>, blocks, kThreads, 0, s, x, x_ld, weight, d, eps, out, out_type, out_ld);
   } else if (d <= 16 * kThreads) {
-    RmsNormInRegistersKernel<16><<<blocks, kThreads, 0, s>>>(x, x_ld, weight, d, eps, out, out_type, out_ld);
+    Launch(RmsNormInRegistersKernel<16>, blocks, kThreads, 0, s, x, x_ld, weight, d, eps, out, out_type, out_ld);
   } else if (d <= 32 * kThreads) {
-    RmsNormInRegistersKernel<32><<<blocks, kThreads, 0, s>>>(x, x_ld, weight, d, eps, out, out_type, out_ld);
+    Launch(RmsNormInRegistersKernel<32>, blocks, kThreads, 0, s, x, x_ld, weight, d, eps, out, out_type, out_ld);
   } else {
-    RmsNormKernel<<<blocks, kThreads, 0, s>>>(x, x_ld, weight, d, eps, out, out_type, out_ld);
+    Launch(RmsNormKernel, blocks, kThreads, 0, s, x, x_ld, weight, d, eps, out, out_type, out_ld);
   }
 }
 
 void AddBias(float* x, const float* bias, int64_t rows, int64_t d, cudaStream_t s) {
-  AddBiasKernel<<<RowGrid(d, rows), kThreads, 0, s>>>(x, bias, rows, d);
+  Launch(AddBiasKernel, RowGrid(d, rows), kThreads, 0, s, x, bias, rows, d);
 }
 
 void SiluMul(const float* gate_up, int64_t rows, int64_t f, void* out, GpuType out_type, cudaStream_t s) {
   if (f % 4 == 0) {
-    SiluMulBy4Kernel<<<RowGrid(f / 4, rows), kThreads, 0, s>>>(reinterpret_cast<const float4*>(gate_up), rows, f / 4,
+    Launch(SiluMulBy4Kernel, RowGrid(f / 4, rows), kThreads, 0, s, reinterpret_cast<const float4*>(gate_up), rows, f / 4,
                                                                out, out_type);
   } else {
-    SiluMulKernel<<<RowGrid(f, rows), kThreads, 0, s>>>(gate_up, rows, f, out, out_type);
+    Launch(SiluMulKernel, RowGrid(f, rows), kThreads, 0, s, gate_up, rows, f, out, out_type);
   }
 }
 
@@ -290,24 +305,24 @@ void CopyHeadsWithRope(std::initializer_list<HeadCopy> copies, int64_t rows, con
     all.copy[count++] = c;
     widest = std::max(widest, c.heads * c.dims);
   }
-  CopyHeadsKernel<<<RowGrid(widest, rows, count), kThreads, 0, s>>>(all, rows, rope);
+  Launch(CopyHeadsKernel, RowGrid(widest, rows, count), kThreads, 0, s, all, rows, rope);
 }
 
 void RopeAngles(const float* inv_freq, int64_t pairs, const int32_t* positions, int64_t rows, float scale,
                 float2* angles, cudaStream_t s) {
-  RopeAnglesKernel<<<RowGrid(pairs, rows), kThreads, 0, s>>>(inv_freq, pairs, positions, rows, scale, angles);
+  Launch(RopeAnglesKernel, RowGrid(pairs, rows), kThreads, 0, s, inv_freq, pairs, positions, rows, scale, angles);
 }
 
 void BroadcastToHeads(const void* in, int64_t in_ld, int64_t rows, int64_t dims, int64_t heads, void* out,
                       int64_t out_ld, int64_t out_head_stride, GpuType type, cudaStream_t s) {
-  BroadcastToHeadsKernel<<<RowGrid(heads * dims, rows), kThreads, 0, s>>>(
+  Launch(BroadcastToHeadsKernel, RowGrid(heads * dims, rows), kThreads, 0, s,
       in, in_ld, rows, static_cast<int>(dims), static_cast<int>(heads), out, out_ld, out_head_stride, type);
 }
 
 void MlaAppendLatent(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps, int64_t rows,
                      int64_t rank, int64_t rope_dims, void* const* caches, GpuType cache_type, int64_t token_stride,
                      const RopeArgs& rope, cudaStream_t s) {
-  MlaAppendLatentKernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(kv_a, kv_ld, norm_weight, eps, rank,
+  Launch(MlaAppendLatentKernel, static_cast<unsigned>(rows), kThreads, 0, s, kv_a, kv_ld, norm_weight, eps, rank,
                                                                          rope_dims, caches, cache_type, token_stride,
                                                                          rope);
 }

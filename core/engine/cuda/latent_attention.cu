@@ -8,6 +8,7 @@
 
 #include "core/engine/cuda/attention_kernels.cuh"
 #include "core/engine/cuda/cuda_status.h"
+#include "core/engine/cuda/launch.cuh"
 #include "core/engine/cuda/mma.cuh"
 
 namespace transmla::cuda {
@@ -33,6 +34,7 @@ __host__ __device__ constexpr int LatentSharedBytes(int key_dim, int rows, int e
 // where the general kernel, reloading the queries for every score tile, needed 7x.
 template <typename T, int kMTiles, int kKeySteps, int kValueDim>
 __global__ void __launch_bounds__(kWarps * 32, 1) LatentAttentionKernel(KernelArgs a) {
+  WaitForPreviousKernel();
   constexpr int M = 16 * kMTiles, N = kTokens, Dk = 16 * kKeySteps;
   constexpr int ldk = Dk + 8, lds = N + 8, ldp = N + 8;
   constexpr int kStepsPerGroup = (kKeySteps + kKeyGroups - 1) / kKeyGroups;

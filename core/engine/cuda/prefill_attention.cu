@@ -6,6 +6,7 @@
 
 #include "core/engine/cuda/attention_kernels.cuh"
 #include "core/engine/cuda/cuda_status.h"
+#include "core/engine/cuda/launch.cuh"
 #include "core/engine/cuda/mma.cuh"
 
 namespace transmla::cuda {
@@ -44,6 +45,7 @@ struct PrefillShape {
 template <typename T, int kWarps, int Dk, int Dv>
 __global__ void __launch_bounds__(kWarps * 32)
     PrefillAttentionKernel(KernelArgs a) {
+  WaitForPreviousKernel();
   using Shape = PrefillShape<kWarps, Dk, Dv>;
   constexpr int M = Shape::M, N = Shape::N, ldk = Shape::ldk, ldv = Shape::ldv;
   extern __shared__ __align__(128) unsigned char smem[];

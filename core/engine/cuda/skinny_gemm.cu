@@ -4,6 +4,7 @@
 #include <cuda_fp16.h>
 
 #include "core/engine/cuda/cuda_status.h"
+#include "core/engine/cuda/launch.cuh"
 #include "core/engine/cuda/mma.cuh"
 
 namespace transmla::cuda {
@@ -38,13 +39,17 @@ __global__ void __launch_bounds__(kWarps * 32) SkinnyGemmKernel(const T* x, int6
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = c0 + u * kWarps;
-      if (c < chunks) {
-        lo[u] = __ldcs(reinterpret_cast<const uint4*>(w_low + c * kChunk));
-        hi[u] = __ldcs(reinterpret_cast<const uint4*>(w_high + c * kChunk));
-        xv[u] = has_x ? __ldg(reinterpret_cast<const uint4*>(x_row + c * kChunk)) : make_uint4(0, 0, 0, 0);
-      } else {
-        lo[u] = hi[u] = xv[u] = make_uint4(0, 0, 0, 0);
-      }
+      const bool in_range = c < chunks;
+      lo[u] = in_range ? __ldcs(reinterpret_cast<const uint4*>(w_low + c * kChunk)) : make_uint4(0, 0, 0, 0);
+      hi[u] = in_range ? __ldcs(reinterpret_cast<const uint4*>(w_high + c * kChunk)) : make_uint4(0, 0, 0, 0);
+    }
+    // The weights are the model's, never written by a step's kernels: the first ones are requested
+    // before waiting for the previous kernel's writes, which only X needs.
+    if (c0 == warp) WaitForPreviousKernel();
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = c0 + u * kWarps;
+      xv[u] = has_x && c < chunks ? __ldg(reinterpret_cast<const uint4*>(x_row + c * kChunk)) : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
@@ -55,6 +60,7 @@ __global__ void __launch_bounds__(kWarps * 32) SkinnyGemmKernel(const T* x, int6
     }
   }
 
+  WaitForPreviousKernel();  // a warp without chunks still writes Y below
   __shared__ float partial[kWarps][4][32];
 #pragma unroll
   for (int i = 0; i < 4; ++i) partial[warp][i][lane] = acc.c[i];
@@ -88,11 +94,11 @@ absl::Status SkinnyGemm(GpuType type, const void* x, int64_t x_ld, const void* w
   const unsigned blocks = static_cast<unsigned>((out + 15) / 16);
   const int r = static_cast<int>(rows), k = static_cast<int>(in), n = static_cast<int>(out);
   if (type == GpuType::kBF16) {
-    SkinnyGemmKernel<<<blocks, kWarps * 32, 0, stream>>>(static_cast<const __nv_bfloat16*>(x), x_ld,
-                                                         static_cast<const __nv_bfloat16*>(w), w_ld, r, k, n, y, y_ld, beta);
+    Launch(SkinnyGemmKernel<__nv_bfloat16>, blocks, kWarps * 32, 0, stream, static_cast<const __nv_bfloat16*>(x),
+           x_ld, static_cast<const __nv_bfloat16*>(w), w_ld, r, k, n, y, y_ld, beta);
   } else {
-    SkinnyGemmKernel<<<blocks, kWarps * 32, 0, stream>>>(static_cast<const __half*>(x), x_ld,
-                                                         static_cast<const __half*>(w), w_ld, r, k, n, y, y_ld, beta);
+    Launch(SkinnyGemmKernel<__half>, blocks, kWarps * 32, 0, stream, static_cast<const __half*>(x), x_ld,
+           static_cast<const __half*>(w), w_ld, r, k, n, y, y_ld, beta);
   }
   CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return absl::OkStatus();
