@@ -13,7 +13,7 @@ absl::StatusOr<Mat> CpuBlockRunner::Run(const ModelConfig& config, const TensorS
                                         const Mat& hidden, absl::Span<const SequenceSlice> slices) {
   RETURN_IF_ERROR(CheckBlockSlices(slices, hidden.rows()));
   ASSIGN_OR_RETURN(std::unique_ptr<DecoderLayer> layer,
-                   DecoderLayer::Load(config, block_store, index, /*absorbed_mla=*/true));
+                   DecoderLayer::Load(config, block_store, index, /*absorbed_mla=*/true, &mlp_cache_));
   // A one-layer cache per sequence, unlimited budget: Reserve cannot fail.
   auto budget = std::make_shared<KvBudget>(0);
   std::vector<std::unique_ptr<KvCache>> caches;

@@ -27,7 +27,8 @@ absl::StatusOr<std::unique_ptr<Attention>> LoadAttention(const ModelConfig& conf
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DecoderLayer>> DecoderLayer::Load(const ModelConfig& config, const TensorStore& store,
-                                                                 int64_t index, bool absorbed_mla) {
+                                                                 int64_t index, bool absorbed_mla,
+                                                                 MlpCache* mlp_cache) {
   std::unique_ptr<DecoderLayer> layer(new DecoderLayer());
   const int64_t d = config.hidden_size;
   const int64_t ff = config.intermediate_size;
@@ -36,15 +37,13 @@ absl::StatusOr<std::unique_ptr<DecoderLayer>> DecoderLayer::Load(const ModelConf
   ASSIGN_OR_RETURN(layer->attn_norm_, LoadVector(store, p + "input_layernorm.weight", d));
   ASSIGN_OR_RETURN(layer->attention_, LoadAttention(config, store, p + "self_attn.", absorbed_mla));
   ASSIGN_OR_RETURN(layer->mlp_norm_, LoadVector(store, p + "post_attention_layernorm.weight", d));
-  ASSIGN_OR_RETURN(layer->gate_, LoadMatrix(store, p + "mlp.gate_proj.weight", ff, d));
-  ASSIGN_OR_RETURN(layer->up_, LoadMatrix(store, p + "mlp.up_proj.weight", ff, d));
-  ASSIGN_OR_RETURN(layer->down_, LoadMatrix(store, p + "mlp.down_proj.weight", d, ff));
+  ASSIGN_OR_RETURN(layer->mlp_, mlp_cache != nullptr ? mlp_cache->Load(store, p, ff, d) : LoadMlp(store, p, ff, d));
   return layer;
 }
 
 int64_t DecoderLayer::num_parameters() const {
-  return attn_norm_.size() + attention_->num_parameters() + mlp_norm_.size() + gate_.size() + up_.size() +
-         down_.size();
+  return attn_norm_.size() + attention_->num_parameters() + mlp_norm_.size() + mlp_->gate.size() + mlp_->up.size() +
+         mlp_->down.size();
 }
 
 void DecoderLayer::Forward(int64_t cache_layer, absl::Span<const SequenceSlice> slices, Mat* hidden,
@@ -57,10 +56,10 @@ void DecoderLayer::Forward(int64_t cache_layer, absl::Span<const SequenceSlice> 
 
   Mat gate, up;
   RmsNorm(*hidden, mlp_norm_, eps_, &normed);
-  Linear(normed, gate_, nullptr, &gate);
-  Linear(normed, up_, nullptr, &up);
+  Linear(normed, mlp_->gate, nullptr, &gate);
+  Linear(normed, mlp_->up, nullptr, &up);
   SiluMul(&gate, up);
-  Linear(gate, down_, nullptr, &block);
+  Linear(gate, mlp_->down, nullptr, &block);
   *hidden += block;
 }
 

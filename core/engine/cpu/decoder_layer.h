@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/engine/cpu/attention.h"
+#include "core/engine/cpu/mlp_weights.h"
 #include "core/io/hf_config.h"
 #include "core/io/tensor_store.h"
 
@@ -14,9 +15,10 @@ namespace transmla::cpu {
 // The attention is the architecture's (GQA for llama/mistral/qwen2, MLA for deepseek_v3).
 class DecoderLayer {
  public:
-  // Loads block `index` (model.layers.<index>.*) from `store`.
+  // Loads block `index` (model.layers.<index>.*) from `store`; its MLP through `mlp_cache` if set.
   static absl::StatusOr<std::unique_ptr<DecoderLayer>> Load(const ModelConfig& config, const TensorStore& store,
-                                                            int64_t index, bool absorbed_mla);
+                                                            int64_t index, bool absorbed_mla,
+                                                            MlpCache* mlp_cache = nullptr);
 
   // Runs the block on `hidden` ([tokens x hidden_size]) in place, reading and writing the caches'
   // rows of layer `cache_layer`. When `attention_input` is set it receives the normed attention
@@ -34,7 +36,7 @@ class DecoderLayer {
   Vec attn_norm_;
   std::unique_ptr<Attention> attention_;
   Vec mlp_norm_;
-  Mat gate_, up_, down_;
+  std::shared_ptr<const MlpWeights> mlp_;
 };
 
 }  // namespace transmla::cpu
