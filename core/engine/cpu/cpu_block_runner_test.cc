@@ -86,6 +86,7 @@ TEST_F(CpuBlockRunnerTest, EverySequenceIsAFreshPrefill) {
   absl::StatusOr<Mat> ignored = runner.Run(config_, store_, 1, input_.hidden, later);
   ASSERT_TRUE(fresh.ok() && ignored.ok());
   EXPECT_TRUE((fresh->array() == ignored->array()).all());
+  EXPECT_EQ(runner.mlp_cache().hits(), 1) << "the second run of the block converts its MLP again";
 }
 
 TEST_F(CpuBlockRunnerTest, RefusesSlicesThatMissRowsAndMissingBlocks) {

@@ -1,7 +1,8 @@
 #include "core/engine/cpu/mlp_weights.h"
 
-#include <cstring>
 #include <memory>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -16,6 +17,7 @@ const std::string kPrefix = "model.layers.0.";
 TensorStore MlpStore(std::vector<std::vector<float>>* buffers, float offset) {
   TensorStore store;
   buffers->clear();
+  buffers->reserve(3);  // the views point into them
   for (const auto& [name, rows, cols] : {std::tuple{"mlp.gate_proj.weight", kFf, kD},
                                          std::tuple{"mlp.up_proj.weight", kFf, kD},
                                          std::tuple{"mlp.down_proj.weight", kD, kFf}}) {
@@ -29,7 +31,6 @@ TensorStore MlpStore(std::vector<std::vector<float>>* buffers, float offset) {
 
 TEST(MlpCacheTest, SameTensorsLoadOnceAndChangedBytesAtTheSameAddressLoadAgain) {
   std::vector<std::vector<float>> buffers;
-  buffers.reserve(3);
   const TensorStore store = MlpStore(&buffers, 0.0f);
   MlpCache cache;
   absl::StatusOr<std::shared_ptr<const MlpWeights>> first = cache.Load(store, kPrefix, kFf, kD);
@@ -52,8 +53,6 @@ TEST(MlpCacheTest, SameTensorsLoadOnceAndChangedBytesAtTheSameAddressLoadAgain) 
 
 TEST(MlpCacheTest, ANewLayerReusesTheBuffersNoOneHolds) {
   std::vector<std::vector<float>> layer0, layer1;
-  layer0.reserve(3);
-  layer1.reserve(3);
   const TensorStore store0 = MlpStore(&layer0, 0.0f), store1 = MlpStore(&layer1, 0.5f);
   MlpCache cache;
   const float* gate = nullptr;
@@ -71,7 +70,6 @@ TEST(MlpCacheTest, ANewLayerReusesTheBuffersNoOneHolds) {
 
 TEST(MlpCacheTest, AMisshapenTensorFailsAndLeavesNothingCached) {
   std::vector<std::vector<float>> buffers;
-  buffers.reserve(3);
   const TensorStore store = MlpStore(&buffers, 0.0f);
   MlpCache cache;
   EXPECT_FALSE(cache.Load(store, kPrefix, kFf + 1, kD).ok());
