@@ -20,6 +20,21 @@ __device__ __forceinline__ void WaitForPreviousKernel() {
 #endif
 }
 
+// Whether the current device can chain launches (compute capability 9.0 and later; a build for an
+// older architecture, CMAKE_CUDA_ARCHITECTURES=80 say, launches plainly there).
+inline bool DeviceChainsLaunches() {
+  thread_local int cached_device = -1;
+  thread_local bool chains = false;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return false;
+  if (device != cached_device) {
+    int major = 0;
+    chains = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess && major >= 9;
+    cached_device = device;
+  }
+  return chains;
+}
+
 // A launch configuration that allows the chaining; build it in place (it points at its attribute).
 struct ChainedLaunch {
   cudaLaunchConfig_t config{};
@@ -32,7 +47,7 @@ struct ChainedLaunch {
     attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attribute.val.programmaticStreamSerializationAllowed = 1;
     config.attrs = &attribute;
-    config.numAttrs = 1;
+    config.numAttrs = DeviceChainsLaunches() ? 1 : 0;
   }
 };
 
