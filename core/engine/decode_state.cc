@@ -5,14 +5,19 @@
 namespace transmla {
 namespace {
 
-// Decoded generated text: the decode of prompt + generated minus the decode of the prompt, so
-// that a leading space the decoder would strip at the start of a text is kept (as vLLM does).
-std::string DecodeContinuation(const Tokenizer& tokenizer, const std::vector<int32_t>& prompt,
-                               const std::vector<int32_t>& generated) {
-  std::vector<int32_t> all = prompt;
+// Prompt tokens decoded ahead of the generated ones: enough for every decoder's context (a leading
+// space stripped at the start of a text, byte tokens of one UTF-8 character), so that the whole
+// prompt need not be decoded again at every step (0.3 ms a step for 8K tokens).
+constexpr size_t kPromptContext = 16;
+
+// Decoded generated text: the decode of the prompt's last tokens + generated minus the decode of
+// those prompt tokens (`head`), so that a leading space the decoder would strip at the start of a
+// text is kept (as vLLM does).
+std::string DecodeContinuation(const Tokenizer& tokenizer, absl::Span<const int32_t> prompt_tail,
+                               const std::string& head, const std::vector<int32_t>& generated) {
+  std::vector<int32_t> all(prompt_tail.begin(), prompt_tail.end());
   all.insert(all.end(), generated.begin(), generated.end());
   const std::string full = tokenizer.Decode(all, /*skip_special=*/true);
-  const std::string head = tokenizer.Decode(prompt, /*skip_special=*/true);
   if (full.compare(0, head.size(), head) == 0) return full.substr(head.size());
   return tokenizer.Decode(generated, /*skip_special=*/true);
 }
@@ -71,7 +76,12 @@ std::string DecodeState::Step(const Tokenizer* tokenizer, absl::Span<const float
   } else {
     history_.push_back(token);
     result_.token_ids.push_back(token);
-    if (tokenizer != nullptr) result_.text = DecodeContinuation(*tokenizer, result_.prompt_ids, result_.token_ids);
+    if (tokenizer != nullptr) {
+      const absl::Span<const int32_t> prompt = result_.prompt_ids;
+      const absl::Span<const int32_t> tail = prompt.subspan(prompt.size() - std::min(prompt.size(), kPromptContext));
+      if (!prompt_head_) prompt_head_ = tokenizer->Decode(tail, /*skip_special=*/true);
+      result_.text = DecodeContinuation(*tokenizer, tail, *prompt_head_, result_.token_ids);
+    }
     for (const std::string& stop : params_.stop) {
       const size_t at = result_.text.find(stop);
       if (!stop.empty() && at != std::string::npos) {

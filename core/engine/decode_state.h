@@ -2,6 +2,7 @@
 #define TRANSMLA_CORE_ENGINE_DECODE_STATE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,7 @@ class DecodeState {
   SamplingParams params_;
   Sampler sampler_;
   std::vector<int32_t> history_;  // prompt + generated
+  std::optional<std::string> prompt_head_;  // the decode of the prompt's last tokens, once needed
   GenerationResult result_;
   size_t streamed_ = 0;  // bytes of text already returned by Step
   int32_t last_token_ = -1;

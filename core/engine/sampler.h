@@ -27,6 +27,7 @@ class Sampler {
   std::mt19937_64 rng_;
   std::vector<float> work_;
   std::vector<int32_t> order_;
+  std::vector<double> weight_;  // exp(logit - max) by token id, for the kept candidates
 };
 
 }  // namespace transmla

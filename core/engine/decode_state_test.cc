@@ -1,0 +1,63 @@
+// DecodeState's streamed text decodes only the prompt's last tokens ahead of the generated ones:
+// it must equal the decode of the whole prompt + generated minus the decode of the whole prompt,
+// for random ids (byte tokens, partial UTF-8 characters, special tokens) of both real tokenizers.
+#include "core/engine/decode_state.h"
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/tokenizer/tokenizer.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_paths.h"
+
+namespace transmla {
+namespace {
+
+std::string WholePromptContinuation(const Tokenizer& tokenizer, const std::vector<int32_t>& prompt,
+                                    const std::vector<int32_t>& generated) {
+  std::vector<int32_t> all = prompt;
+  all.insert(all.end(), generated.begin(), generated.end());
+  const std::string full = tokenizer.Decode(all, true), head = tokenizer.Decode(prompt, true);
+  if (full.compare(0, head.size(), head) == 0) return full.substr(head.size());
+  return tokenizer.Decode(generated, true);
+}
+
+void ExpectWholePromptText(const std::filesystem::path& path, int64_t vocab) {
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(path);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int32_t> any_id(0, static_cast<int32_t>(vocab - 1));
+  std::uniform_int_distribution<int> prompt_length(1, 60);
+  SamplingParams params;  // greedy: each step takes the token whose logit is 1
+  params.max_tokens = 24;
+  params.ignore_eos = true;
+  std::vector<float> logits(static_cast<size_t>(vocab), 0.0f);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<int32_t> prompt(static_cast<size_t>(prompt_length(rng)));
+    for (int32_t& id : prompt) id = any_id(rng);
+    DecodeState state(prompt, params);
+    std::vector<int32_t> generated;
+    while (!state.done()) {
+      const int32_t next = any_id(rng);
+      logits[static_cast<size_t>(next)] = 1.0f;
+      state.Step(tokenizer->get(), logits);
+      logits[static_cast<size_t>(next)] = 0.0f;
+      generated.push_back(next);
+      ASSERT_EQ(state.result().text, WholePromptContinuation(**tokenizer, prompt, generated))
+          << "trial " << trial << ", " << generated.size() << " generated";
+    }
+  }
+}
+
+TEST(DecodeStateTest, TextEqualsTheWholePromptDecodeForLlama3) {
+  ExpectWholePromptText(testing::SharedDir() / "tokenizers" / "llama3", 128256);
+}
+
+TEST(DecodeStateTest, TextEqualsTheWholePromptDecodeForStories260K) {
+  ExpectWholePromptText(testing::BundledModelDir(), 512);
+}
+
+}  // namespace
+}  // namespace transmla
