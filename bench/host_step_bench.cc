@@ -1,6 +1,6 @@
 // The host's share of a decode step, per sequence: sampling the next token from a 128K vocabulary
 // and the streamed text, next to what the same work cost before (a full sort of the vocabulary;
-// the whole prompt decoded twice per step), timed in the same run. A step of a batch of B
+// the whole prompt + generated text decoded at every step), timed in the same run. A step of a batch of B
 // sequences spends B times this on one core, while the GPU step (docs/cuda.md) takes 5-23 ms.
 //
 //   build/bench/host_step_bench [--tokenizer DIR]   (default: ../shared/tokenizers/llama3)
@@ -91,9 +91,12 @@ int main(int argc, char** argv) {
     const double now = MedianMs(kRuns, [&] { sampler.Sample(logits, {}); });
     std::printf("| %s (%d-token vocabulary) | %.3f | %.3f | %.0fx |\n", s.name, kVocab, before, now, before / now);
   }
-  for (const int length : {1024, 8192}) {
-    std::vector<int32_t> prompt(static_cast<size_t>(length));
-    for (int i = 0; i < length; ++i) prompt[static_cast<size_t>(i)] = 1000 + (i * 7919) % 100000;
+  struct Text {
+    int prompt, generated;
+  };
+  for (const Text& t : {Text{1024, 0}, Text{8192, 0}, Text{1024, 4096}}) {
+    std::vector<int32_t> prompt(static_cast<size_t>(t.prompt));
+    for (int i = 0; i < t.prompt; ++i) prompt[static_cast<size_t>(i)] = 1000 + (i * 7919) % 100000;
     SamplingParams params;
     params.max_tokens = 1 << 20;
     params.ignore_eos = true;
@@ -101,20 +104,24 @@ int main(int argc, char** argv) {
     // Greedy steps over a short logits vector, so that the time is the text's, not an argmax's.
     std::vector<float> step_logits(4096, 0.0f);
     std::vector<int32_t> generated;
-    int32_t next = 2000;
-    const double now = MedianMs(kRuns, [&] {
+    int32_t next = 0;
+    const auto step = [&] {
+      next = 1000 + (next * 31 + 7) % 3000;
       step_logits[static_cast<size_t>(next)] = 1.0f;
       state.Step(tokenizer->get(), step_logits);
       step_logits[static_cast<size_t>(next)] = 0.0f;
-      generated.push_back(next++);
-    });
+      generated.push_back(next);
+    };
+    for (int i = 0; i < t.generated; ++i) step();
+    const double now = MedianMs(kRuns, step);
     std::vector<int32_t> all = prompt;
     all.insert(all.end(), generated.begin(), generated.end());
     const double before = MedianMs(kRuns, [&] {
       (*tokenizer)->Decode(all, true);
       (*tokenizer)->Decode(prompt, true);
     });
-    std::printf("| streamed text, %d-token prompt | %.3f | %.3f | %.0fx |\n", length, before, now, before / now);
+    std::printf("| streamed text, %d-token prompt, after %d generated | %.3f | %.3f | %.0fx |\n", t.prompt,
+                t.generated, before, now, before / now);
   }
   return 0;
 }

@@ -47,11 +47,19 @@ class DecodeState {
  private:
   // The tokens the engine has not seen yet, given that its cache holds `cached` of them.
   absl::Span<const int32_t> Pending(int64_t cached) const;
+  // The last few prompt + generated tokens before generated token `generated`.
+  absl::Span<const int32_t> ContextBefore(size_t generated) const;
+  // result_.text after a new generated token, decoding only the tokens not yet settled.
+  void UpdateText(const Tokenizer& tokenizer);
 
   SamplingParams params_;
   Sampler sampler_;
   std::vector<int32_t> history_;  // prompt + generated
-  std::optional<std::string> prompt_head_;  // the decode of the prompt's last tokens, once needed
+  // The generated text is settled_text_ (that of the first settled_ generated tokens) + the
+  // decode of the rest after the tokens before them, whose own decode is settled_head_.
+  size_t settled_ = 0;
+  std::string settled_text_;
+  std::optional<std::string> settled_head_;
   GenerationResult result_;
   size_t streamed_ = 0;  // bytes of text already returned by Step
   int32_t last_token_ = -1;

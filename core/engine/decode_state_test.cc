@@ -1,6 +1,7 @@
-// DecodeState's streamed text decodes only the prompt's last tokens ahead of the generated ones:
-// it must equal the decode of the whole prompt + generated minus the decode of the whole prompt,
-// for random ids (byte tokens, partial UTF-8 characters, special tokens) of both real tokenizers.
+// DecodeState's streamed text decodes only a window of recent tokens at each step (the text before
+// it settled): it must equal the decode of the whole prompt + generated minus the decode of the
+// whole prompt, at every step, for random ids (byte tokens, partial UTF-8 characters, special
+// tokens) of both real tokenizers.
 #include "core/engine/decode_state.h"
 
 #include <memory>
@@ -29,14 +30,14 @@ void ExpectWholePromptText(const std::filesystem::path& path, int64_t vocab) {
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
   std::mt19937 rng(3);
   std::uniform_int_distribution<int32_t> any_id(0, static_cast<int32_t>(vocab - 1));
-  std::uniform_int_distribution<int> prompt_length(1, 60);
+  std::uniform_int_distribution<int> prompt_length(1, 60), generated_length(1, 120);
   SamplingParams params;  // greedy: each step takes the token whose logit is 1
-  params.max_tokens = 24;
   params.ignore_eos = true;
   std::vector<float> logits(static_cast<size_t>(vocab), 0.0f);
   for (int trial = 0; trial < 200; ++trial) {
     std::vector<int32_t> prompt(static_cast<size_t>(prompt_length(rng)));
     for (int32_t& id : prompt) id = any_id(rng);
+    params.max_tokens = generated_length(rng);
     DecodeState state(prompt, params);
     std::vector<int32_t> generated;
     while (!state.done()) {
