@@ -1,7 +1,7 @@
-// The host's share of a decode step, per sequence: sampling the next token from a 128K vocabulary
-// and the streamed text, next to what the same work cost before (a full sort of the vocabulary;
-// the whole prompt + generated text decoded at every step), timed in the same run. A step of a batch of B
-// sequences spends B times this on one core, while the GPU step (docs/cuda.md) takes 5-23 ms.
+// The host's share of a decode step: sampling the next token from a 128K vocabulary and the
+// streamed text, per sequence, next to what the same work cost before (a full sort of the
+// vocabulary; the whole prompt + generated text decoded at every step), and a batch's step on one
+// core vs all (StepEach), timed in the same run. The 8B GPU step (docs/cuda.md) takes 5-23 ms.
 //
 //   build/bench/host_step_bench [--tokenizer DIR]   (default: ../shared/tokenizers/llama3)
 #include <algorithm>
@@ -90,6 +90,28 @@ int main(int argc, char** argv) {
     const double before = MedianMs(kRuns, [&] { FullSortSample(logits, params, before_rng); });
     const double now = MedianMs(kRuns, [&] { sampler.Sample(logits, {}); });
     std::printf("| %s (%d-token vocabulary) | %.3f | %.3f | %.0fx |\n", s.name, kVocab, before, now, before / now);
+  }
+  {
+    // A step of 32 sequences sampling at temperature 1: one after another, as before, and StepEach.
+    constexpr int kBatch = 32;
+    SamplingParams params;
+    params.temperature = 1.0f;
+    params.max_tokens = 1 << 20;
+    params.ignore_eos = true;
+    std::vector<transmla::DecodeState> states;
+    std::vector<transmla::DecodeState*> batch;
+    states.reserve(kBatch);
+    for (int i = 0; i < kBatch; ++i) {
+      params.seed = i;
+      batch.push_back(&states.emplace_back(std::vector<int32_t>{1000 + i}, params));
+    }
+    const std::vector<std::vector<float>> batch_logits(kBatch, logits);
+    const double before = MedianMs(kRuns, [&] {
+      for (int i = 0; i < kBatch; ++i) batch[i]->Step(tokenizer->get(), batch_logits[i]);
+    });
+    const double now = MedianMs(kRuns, [&] { transmla::StepEach(batch, tokenizer->get(), batch_logits); });
+    std::printf("| a step of %d sequences at temperature 1 (one by one vs StepEach on all cores) | %.3f | %.3f | %.1fx |\n",
+                kBatch, before, now, before / now);
   }
   struct Text {
     int prompt, generated;

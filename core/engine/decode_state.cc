@@ -127,4 +127,14 @@ void DecodeState::Cancel() {
   done_ = true;
 }
 
+std::vector<std::string> StepEach(absl::Span<DecodeState* const> states, const Tokenizer* tokenizer,
+                                  const std::vector<std::vector<float>>& logits) {
+  const int64_t count = static_cast<int64_t>(states.size());
+  const int64_t sampling = std::count_if(logits.begin(), logits.begin() + count, [](const auto& l) { return !l.empty(); });
+  std::vector<std::string> texts(states.size());
+#pragma omp parallel for schedule(dynamic, 1) if (sampling > 1)
+  for (int64_t i = 0; i < count; ++i) texts[i] = states[i]->Step(tokenizer, logits[i]);
+  return texts;
+}
+
 }  // namespace transmla

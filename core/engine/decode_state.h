@@ -68,6 +68,12 @@ class DecodeState {
   bool done_ = false;
 };
 
+// Steps each of `states` with its `logits` (DecodeState::Step), on all cores when more than one of
+// them samples: a sequence's sampling and text are its own (0.8 ms a token for a 128K vocabulary).
+// Returns each one's text to stream.
+std::vector<std::string> StepEach(absl::Span<DecodeState* const> states, const Tokenizer* tokenizer,
+                                  const std::vector<std::vector<float>>& logits);
+
 }  // namespace transmla
 
 #endif  // TRANSMLA_CORE_ENGINE_DECODE_STATE_H_

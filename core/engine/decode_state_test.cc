@@ -60,5 +60,36 @@ TEST(DecodeStateTest, TextEqualsTheWholePromptDecodeForStories260K) {
   ExpectWholePromptText(testing::BundledModelDir(), 512);
 }
 
+TEST(DecodeStateTest, StepEachEqualsSteppingOneByOne) {
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(testing::BundledModelDir());
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<DecodeState> parallel, serial;
+  for (int i = 0; i < 8; ++i) {
+    SamplingParams params;
+    params.temperature = i == 0 ? 0.0f : 1.0f;  // one greedy among the sampled
+    params.top_p = i % 2 == 0 ? 0.9f : 1.0f;
+    params.seed = i;
+    params.max_tokens = 12;
+    params.ignore_eos = true;
+    parallel.emplace_back(std::vector<int32_t>{1, 400 + i}, params);
+    serial.emplace_back(std::vector<int32_t>{1, 400 + i}, params);
+  }
+  for (int step = 0; step < 12; ++step) {
+    std::vector<std::vector<float>> logits(8, std::vector<float>(512));
+    for (auto& row : logits) {
+      for (float& v : row) v = normal(rng);
+    }
+    std::vector<DecodeState*> states;
+    for (DecodeState& s : parallel) states.push_back(&s);
+    const std::vector<std::string> texts = StepEach(states, tokenizer->get(), logits);
+    for (size_t i = 0; i < serial.size(); ++i) {
+      EXPECT_EQ(texts[i], serial[i].Step(tokenizer->get(), logits[i])) << "sequence " << i << ", step " << step;
+      EXPECT_EQ(parallel[i].result().token_ids, serial[i].result().token_ids) << "sequence " << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace transmla

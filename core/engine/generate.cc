@@ -46,11 +46,13 @@ absl::StatusOr<std::vector<GenerationResult>> RunGeneration(Engine& engine, cons
     }
     if (steps.empty()) break;
     RETURN_IF_ERROR(engine.Forward(steps, &logits));
-    for (size_t k = 0; k < owners.size(); ++k) {
-      DecodeState& s = states[owners[k]];
-      const std::string delta = s.Step(tokenizer, logits[k]);
+    std::vector<DecodeState*> stepped;
+    for (const size_t i : owners) stepped.push_back(&states[i]);
+    const std::vector<std::string> deltas = StepEach(stepped, &tokenizer, logits);
+    for (size_t k = 0; k < stepped.size(); ++k) {
+      DecodeState& s = *stepped[k];
       if (first_step) s.mutable_result().time_to_first_token_s = SecondsSince(start);
-      if (on_token && !on_token(s.last_token(), delta) && !s.done()) s.Cancel();
+      if (on_token && !on_token(s.last_token(), deltas[k]) && !s.done()) s.Cancel();
     }
     first_step = false;
   }

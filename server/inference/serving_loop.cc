@@ -132,13 +132,19 @@ void ServingLoop::Step() {
     }
     logits = std::move(all);
   }
+  std::vector<DecodeState*> states;
+  std::vector<size_t> before;  // token counts: a stop token id is not part of the output
+  for (Running* r : stepped) {
+    states.push_back(&r->state);
+    before.push_back(r->state.result().token_ids.size());
+  }
+  std::vector<std::string> texts = StepEach(states, model_->tokenizer.get(), logits);
   int64_t tokens = 0;
   for (size_t i = 0; i < stepped.size(); ++i) {
     Running& r = *stepped[i];
     GenerationChunk chunk;
-    const size_t before = r.state.result().token_ids.size();
-    chunk.text = r.state.Step(*model_->tokenizer, logits[i]);
-    if (r.state.result().token_ids.size() > before) {  // a stop token id is not part of the output
+    chunk.text = std::move(texts[i]);
+    if (r.state.result().token_ids.size() > before[i]) {
       chunk.token_ids.push_back(r.state.last_token());
       ++tokens;
     }
