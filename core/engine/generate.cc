@@ -38,16 +38,14 @@ absl::StatusOr<std::vector<GenerationResult>> RunGeneration(Engine& engine, cons
   std::vector<std::vector<float>> logits;
   while (true) {
     std::vector<ForwardStep> steps;
-    std::vector<size_t> owners;
+    std::vector<DecodeState*> stepped;
     for (size_t i = 0; i < states.size(); ++i) {
       if (states[i].done()) continue;
       steps.push_back(states[i].NextStep(caches[i].get()));
-      owners.push_back(i);
+      stepped.push_back(&states[i]);
     }
     if (steps.empty()) break;
     RETURN_IF_ERROR(engine.Forward(steps, &logits));
-    std::vector<DecodeState*> stepped;
-    for (const size_t i : owners) stepped.push_back(&states[i]);
     const std::vector<std::string> deltas = StepEach(stepped, &tokenizer, logits);
     for (size_t k = 0; k < stepped.size(); ++k) {
       DecodeState& s = *stepped[k];

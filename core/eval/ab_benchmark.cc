@@ -138,10 +138,14 @@ class ModelRun {
     const Clock::time_point start = Clock::now();
     for (int step = 0; step < spec_.output_length; ++step) {
       std::vector<ForwardStep> steps;
-      for (size_t i = 0; i < states.size(); ++i) steps.push_back(states[i].NextStep(caches[i].get()));
+      std::vector<DecodeState*> stepped;
+      for (size_t i = 0; i < states.size(); ++i) {
+        steps.push_back(states[i].NextStep(caches[i].get()));
+        stepped.push_back(&states[i]);
+      }
       const Clock::time_point t = Clock::now();
       RETURN_IF_ERROR(model_.engine->Forward(steps, &logits));
-      for (size_t i = 0; i < states.size(); ++i) states[i].Step(model_.tokenizer.get(), logits[i]);
+      StepEach(stepped, model_.tokenizer.get(), logits);
       const double seconds = Seconds(t);
       if (step == 0) {
         result_.prefill_tokens_per_s = static_cast<double>(prompt_tokens) / seconds;
