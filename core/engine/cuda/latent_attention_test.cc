@@ -5,13 +5,13 @@
 // dims (DeepSeek's, the 8B conversion's) ran only in the benchmark. Skips without a GPU.
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/testing/random_bf16.h"
 #ifdef TRANSMLA_HAVE_CUDA
 #include "core/engine/cuda/attention.h"
 #include "core/engine/cuda/cuda_engine.h"
@@ -22,21 +22,7 @@ namespace transmla::cuda {
 namespace {
 
 #ifdef TRANSMLA_HAVE_CUDA
-// Random bfloat16 bit patterns and the floats they stand for.
-std::vector<uint16_t> RandomBf16(size_t n, std::mt19937& rng, std::vector<float>& values) {
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<uint16_t> bits(n);
-  values.resize(n);
-  for (size_t i = 0; i < n; ++i) {
-    const float f = normal(rng);
-    uint32_t u = 0;
-    std::memcpy(&u, &f, 4);
-    bits[i] = static_cast<uint16_t>(u >> 16);
-    u = static_cast<uint32_t>(bits[i]) << 16;
-    std::memcpy(&values[i], &u, 4);
-  }
-  return bits;
-}
+using ::transmla::testing::RandomBf16;
 
 struct LatentDims {
   int64_t key_dim, value_dim;

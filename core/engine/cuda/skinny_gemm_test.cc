@@ -3,12 +3,12 @@
 // counts 1 to 8, padded row strides, beta 0 over garbage and beta 1. Skips without a GPU.
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/testing/random_bf16.h"
 #ifdef TRANSMLA_HAVE_CUDA
 #include "core/engine/cuda/cuda_engine.h"
 #include "core/engine/cuda/device_buffer.h"
@@ -20,21 +20,7 @@ namespace transmla::cuda {
 namespace {
 
 #ifdef TRANSMLA_HAVE_CUDA
-// Random bfloat16 bit patterns (a float's top half) and the floats they stand for.
-std::vector<uint16_t> RandomBf16(size_t n, std::mt19937& rng, std::vector<float>& values) {
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<uint16_t> bits(n);
-  values.resize(n);
-  for (size_t i = 0; i < n; ++i) {
-    const float f = normal(rng);
-    uint32_t u = 0;
-    std::memcpy(&u, &f, 4);
-    bits[i] = static_cast<uint16_t>(u >> 16);
-    u = static_cast<uint32_t>(bits[i]) << 16;
-    std::memcpy(&values[i], &u, 4);
-  }
-  return bits;
-}
+using ::transmla::testing::RandomBf16;
 
 struct Shape {
   int64_t rows, in, out;
