@@ -502,15 +502,20 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
   // alone outnumber the multiprocessors, as many as make two waves of resident blocks instead: 8B
   // GQA at batch 32 x 1K and 8K +9% (1024 and 4096 short blocks before). Applied to every batch (8B,
   // with chained launches, against neither) it lost 4-12% at batch 8 and 6% at batch 1 x 32K; for
-  // MLA's latent kernel, 5% at batch 8 x 8K (4 layers).
+  // MLA's latent kernel, 5% at batch 8 x 8K (4 layers). Where MLA's latent kernel would leave
+  // multiprocessors idle (the eighth cap: 35 blocks at batch 1 x 32K), one wave of resident blocks
+  // instead, rounded down: 4 layers, batch 1 at 1K / 8K / 32K +4 / +6 / +7%, batch 8 x 1K +2%.
   int64_t decode_tiles = 0;
   for (const Pending& pt : pending) decode_tiles += slices[static_cast<size_t>(pt.tile.slice)].count == 1;
-  int64_t wave_splits = 0, extra_splits = 0, extra_min_chunk = kMinChunk;
-  if (cache_type != GpuType::kF32 && !ValueInKey(layout) && decode_tiles >= limits_.multiprocessors) {
+  const auto resident_blocks = [&]() -> absl::StatusOr<int64_t> {
     int per_multiprocessor = 0;
     CUDA_RETURN_IF_ERROR(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, launch_.kernel,
                                                                        launch_.threads, launch_.shared_bytes));
-    const int64_t resident = static_cast<int64_t>(std::max(per_multiprocessor, 1)) * limits_.multiprocessors;
+    return static_cast<int64_t>(std::max(per_multiprocessor, 1)) * limits_.multiprocessors;
+  };
+  int64_t wave_splits = 0, extra_splits = 0, extra_min_chunk = kMinChunk;
+  if (cache_type != GpuType::kF32 && !ValueInKey(layout) && decode_tiles >= limits_.multiprocessors) {
+    ASSIGN_OR_RETURN(const int64_t resident, resident_blocks());
     wave_splits = std::clamp<int64_t>((kDecodeWaves * resident + decode_tiles - 1) / decode_tiles, 1, kMaxSplits);
   } else if (cache_type != GpuType::kF32 && decode_tiles > 0) {
     extra_splits = std::min<int64_t>((2 * limits_.multiprocessors + decode_tiles - 1) / decode_tiles, kMaxSplits);
@@ -518,11 +523,8 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
     const int64_t partial_bytes = 2 * group * layout.value_dim * static_cast<int64_t>(sizeof(float));
     extra_min_chunk = std::max<int64_t>(kMinChunk, 8 * partial_bytes / position_bytes);
   }
-  std::vector<TileWork> tiles;
-  std::vector<int32_t> tile_splits;
-  std::vector<BlockWork> blocks;
-  partial_slots_ = 0;
-  for (Pending& pt : pending) {
+  // Positions per block of a tile's context (all of a prompt tile's), a multiple of kTileTokens.
+  const auto chunk_of = [&](const Pending& pt) {
     const int64_t limit = pt.kv_limit;
     const bool decoding = slices[static_cast<size_t>(pt.tile.slice)].count == 1;
     int64_t chunk = limit;
@@ -535,7 +537,22 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
         chunk = std::min(chunk, std::max<int64_t>((limit + extra_splits - 1) / extra_splits, extra_min_chunk));
       }
     }
-    chunk = (chunk + kTileTokens - 1) / kTileTokens * kTileTokens;
+    return (chunk + kTileTokens - 1) / kTileTokens * kTileTokens;
+  };
+  if (ValueInKey(layout) && extra_splits > 0) {
+    int64_t planned = 0;
+    for (const Pending& pt : pending) planned += (pt.kv_limit + chunk_of(pt) - 1) / chunk_of(pt);
+    if (planned < limits_.multiprocessors) {
+      ASSIGN_OR_RETURN(const int64_t resident, resident_blocks());
+      wave_splits = std::clamp<int64_t>(resident / decode_tiles, 1, kMaxSplits);
+    }
+  }
+  std::vector<TileWork> tiles;
+  std::vector<int32_t> tile_splits;
+  std::vector<BlockWork> blocks;
+  partial_slots_ = 0;
+  for (Pending& pt : pending) {
+    const int64_t limit = pt.kv_limit, chunk = chunk_of(pt);
     const int64_t splits = (limit + chunk - 1) / chunk;
     pt.tile.partial_base = static_cast<int32_t>(partial_slots_);
     if (splits > 1) partial_slots_ += splits * pt.tile.item_count;
