@@ -4,6 +4,7 @@
 // partial stages) next to a 5-token prompt, for both compiled dims. Before this test, the 576/512
 // dims (DeepSeek's, the 8B conversion's) ran only in the benchmark. Skips without a GPU.
 #include <cmath>
+#include <ostream>
 #include <cstdint>
 #include <algorithm>
 #include <random>
@@ -27,6 +28,8 @@ using ::transmla::testing::RandomBf16;
 struct LatentDims {
   int64_t key_dim, value_dim;
 };
+
+void PrintTo(const LatentDims& d, std::ostream* os) { *os << "key dim " << d.key_dim << ", value dim " << d.value_dim; }
 
 // Runs one plan over four decoding sequences and a prompt and checks every output.
 void CheckAgainstDouble(const LatentDims& dims) {
