@@ -8,6 +8,7 @@
 #include <cfloat>
 
 #include "core/engine/cuda/attention_kernels.cuh"
+#include "core/engine/cuda/decode_splits.h"
 #include "core/engine/cuda/launch.cuh"
 #include "core/engine/cuda/latent_attention.h"
 #include "core/engine/cuda/mma.cuh"
@@ -431,8 +432,6 @@ absl::StatusOr<TensorCoreLaunch> ChooseTensorCore(const AttentionLayout& layout,
 
 }  // namespace
 
-constexpr int64_t kMinChunk = 256, kInvariantSplits = 16, kDecodeWaves = 2;
-
 absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, const AttentionLayout& layout,
                                   GpuType cache_type, cudaStream_t stream) {
   layout_ = layout;
@@ -476,91 +475,44 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
     }
   }
 
-  struct Pending {
-    TileWork tile;
-    int32_t kv_limit;
-  };
-  std::vector<Pending> pending;
+  std::vector<TileWork> tiles;
+  std::vector<TileReach> reach;
   for (size_t i = 0; i < slices.size(); ++i) {
     const int64_t items = slices[i].count * group;
     for (int32_t g = 0; g < layout.kv_heads; ++g) {
       for (int64_t begin = 0; begin < items; begin += tile_rows_) {
         const int64_t count = std::min<int64_t>(tile_rows_, items - begin);
         const int64_t last_token = (begin + count - 1) / group;
-        pending.push_back({{static_cast<int32_t>(i), g, static_cast<int32_t>(begin), static_cast<int32_t>(count), 0},
-                           static_cast<int32_t>(slices[i].start_position + last_token + 1)});
+        tiles.push_back({static_cast<int32_t>(i), g, static_cast<int32_t>(begin), static_cast<int32_t>(count), 0});
+        reach.push_back({slices[i].start_position + last_token + 1, slices[i].count == 1});
       }
     }
   }
-  // A decoding sequence's context is split in chunks (a prompt's tiles are not split): 16 of at
-  // least 256 positions, from its own length only, so that in float32 a sequence gets the same
-  // result whatever shares the batch. 16-bit (whose GEMMs already differ in the last bits with the
-  // batch): more while the batch leaves multiprocessors idle (up to about two blocks each), as long
-  // as each split's partial result, written and read back in float32, stays under an eighth of the
-  // cache it reads (MLA: 910 positions for 32 heads x 512). H200, 8B GQA: batch 1 at 8K-32K gained
-  // 1.1-1.2x; fewer splits than 16 at batch 8 lost 10-20%. Where the general kernel's decoding tiles
-  // alone outnumber the multiprocessors, as many as make two waves of resident blocks instead: 8B
-  // GQA at batch 32 x 1K and 8K +9% (1024 and 4096 short blocks before). Applied to every batch (8B,
-  // with chained launches, against neither) it lost 4-12% at batch 8 and 6% at batch 1 x 32K; for
-  // MLA's latent kernel, 5% at batch 8 x 8K (4 layers). Where MLA's latent kernel would leave
-  // multiprocessors idle (the eighth cap: 35 blocks at batch 1 x 32K), one wave of resident blocks
-  // instead, rounded down: 4 layers, batch 1 at 1K / 8K / 32K +4 / +6 / +7%, batch 8 x 1K +2%.
-  int64_t decode_tiles = 0;
-  for (const Pending& pt : pending) decode_tiles += slices[static_cast<size_t>(pt.tile.slice)].count == 1;
+  SplitInputs split_inputs;
+  split_inputs.sixteen_bit = cache_type != GpuType::kF32;
+  split_inputs.latent = ValueInKey(layout);
+  split_inputs.multiprocessors = limits_.multiprocessors;
+  split_inputs.position_bytes = (layout.key_dim + (ValueInKey(layout) ? 0 : layout.value_dim)) * Bytes(cache_type);
+  split_inputs.partial_bytes = 2 * group * layout.value_dim * static_cast<int64_t>(sizeof(float));
   const auto resident_blocks = [&]() -> absl::StatusOr<int64_t> {
     int per_multiprocessor = 0;
     CUDA_RETURN_IF_ERROR(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, launch_.kernel,
                                                                        launch_.threads, launch_.shared_bytes));
     return static_cast<int64_t>(std::max(per_multiprocessor, 1)) * limits_.multiprocessors;
   };
-  int64_t wave_splits = 0, extra_splits = 0, extra_min_chunk = kMinChunk;
-  if (cache_type != GpuType::kF32 && !ValueInKey(layout) && decode_tiles >= limits_.multiprocessors) {
-    ASSIGN_OR_RETURN(const int64_t resident, resident_blocks());
-    wave_splits = std::clamp<int64_t>((kDecodeWaves * resident + decode_tiles - 1) / decode_tiles, 1, kMaxSplits);
-  } else if (cache_type != GpuType::kF32 && decode_tiles > 0) {
-    extra_splits = std::min<int64_t>((2 * limits_.multiprocessors + decode_tiles - 1) / decode_tiles, kMaxSplits);
-    const int64_t position_bytes = (layout.key_dim + (ValueInKey(layout) ? 0 : layout.value_dim)) * Bytes(cache_type);
-    const int64_t partial_bytes = 2 * group * layout.value_dim * static_cast<int64_t>(sizeof(float));
-    extra_min_chunk = std::max<int64_t>(kMinChunk, 8 * partial_bytes / position_bytes);
-  }
-  // Positions per block of a tile's context (all of a prompt tile's), a multiple of kTileTokens.
-  const auto chunk_of = [&](const Pending& pt) {
-    const int64_t limit = pt.kv_limit;
-    const bool decoding = slices[static_cast<size_t>(pt.tile.slice)].count == 1;
-    int64_t chunk = limit;
-    if (decoding && wave_splits > 0) {
-      const int64_t min_chunk = std::min<int64_t>(kMinChunk, (limit + kInvariantSplits - 1) / kInvariantSplits);
-      chunk = std::max<int64_t>((limit + wave_splits - 1) / wave_splits, min_chunk);
-    } else if (decoding) {
-      chunk = std::max<int64_t>((limit + kInvariantSplits - 1) / kInvariantSplits, kMinChunk);
-      if (extra_splits > kInvariantSplits) {
-        chunk = std::min(chunk, std::max<int64_t>((limit + extra_splits - 1) / extra_splits, extra_min_chunk));
-      }
-    }
-    return (chunk + kTileTokens - 1) / kTileTokens * kTileTokens;
-  };
-  if (ValueInKey(layout) && extra_splits > 0) {
-    int64_t planned = 0;
-    for (const Pending& pt : pending) planned += (pt.kv_limit + chunk_of(pt) - 1) / chunk_of(pt);
-    if (planned < limits_.multiprocessors) {
-      ASSIGN_OR_RETURN(const int64_t resident, resident_blocks());
-      wave_splits = std::clamp<int64_t>(resident / decode_tiles, 1, kMaxSplits);
-    }
-  }
-  std::vector<TileWork> tiles;
+  ASSIGN_OR_RETURN(const std::vector<int64_t> chunks, PlanChunks(reach, split_inputs, resident_blocks));
   std::vector<int32_t> tile_splits;
   std::vector<BlockWork> blocks;
   partial_slots_ = 0;
-  for (Pending& pt : pending) {
-    const int64_t limit = pt.kv_limit, chunk = chunk_of(pt);
+  for (size_t t = 0; t < tiles.size(); ++t) {
+    const int64_t limit = reach[t].positions, chunk = chunks[t];
     const int64_t splits = (limit + chunk - 1) / chunk;
-    pt.tile.partial_base = static_cast<int32_t>(partial_slots_);
-    if (splits > 1) partial_slots_ += splits * pt.tile.item_count;
+    tiles[t].partial_base = static_cast<int32_t>(partial_slots_);
+    if (splits > 1) partial_slots_ += splits * tiles[t].item_count;
     for (int64_t sp = 0; sp < splits; ++sp) {
-      blocks.push_back({static_cast<int32_t>(tiles.size()), static_cast<int32_t>(sp), static_cast<int32_t>(sp * chunk),
+      blocks.push_back({static_cast<int32_t>(t), static_cast<int32_t>(sp), static_cast<int32_t>(sp * chunk),
                         static_cast<int32_t>(std::min(limit, (sp + 1) * chunk))});
     }
-    tiles.push_back(pt.tile);
     tile_splits.push_back(static_cast<int32_t>(splits));
   }
   if (prompts_only) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "core/engine/cuda/attention.h"
+#include "core/engine/cuda/decode_splits.h"
 #include "core/engine/cuda/gpu_type.h"
 
 namespace transmla::cuda {
@@ -22,9 +23,7 @@ struct BlockWork {
   int32_t tile, split, kv_begin, kv_end;
 };
 
-constexpr int kTileTokens = 64;  // cache positions per step of the 16-bit kernel
 constexpr int kAttentionWarps = 8;
-constexpr int kMaxSplits = 256;  // a decoding context splits in at most this many chunks
 constexpr float kLog2e = 1.4426950408889634f;
 
 struct KernelArgs {

@@ -1,0 +1,39 @@
+// How a step's attention tiles split their cache positions into blocks (flash-decoding): the
+// policy measured on the H200, kept apart from the kernels so that it is checked without a GPU.
+#ifndef TRANSMLA_CORE_ENGINE_CUDA_DECODE_SPLITS_H_
+#define TRANSMLA_CORE_ENGINE_CUDA_DECODE_SPLITS_H_
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace transmla::cuda {
+
+constexpr int kTileTokens = 64;  // cache positions per step of the 16-bit kernel; chunks are multiples of it
+constexpr int kMaxSplits = 256;  // a decoding context splits in at most this many chunks
+
+// One query tile: the cache positions it attends to, and whether it decodes (one new token).
+struct TileReach {
+  int64_t positions = 0;
+  bool decoding = false;
+};
+
+struct SplitInputs {
+  bool sixteen_bit = false;    // 16-bit caches; float32 results must not depend on the batch
+  bool latent = false;         // MLA's latent kernel
+  int multiprocessors = 0;
+  int64_t position_bytes = 0;  // cache bytes a tile reads per position
+  int64_t partial_bytes = 0;   // float32 bytes a split of one tile writes and reads back
+};
+
+// Positions per block for each tile, in order: a multiple of kTileTokens, covering a prompt tile
+// whole. `resident_blocks` (how many of the kernel's blocks the GPU holds at once) is called only
+// where the policy needs it.
+absl::StatusOr<std::vector<int64_t>> PlanChunks(const std::vector<TileReach>& tiles, const SplitInputs& in,
+                                                const std::function<absl::StatusOr<int64_t>()>& resident_blocks);
+
+}  // namespace transmla::cuda
+
+#endif  // TRANSMLA_CORE_ENGINE_CUDA_DECODE_SPLITS_H_
