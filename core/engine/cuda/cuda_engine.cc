@@ -238,15 +238,17 @@ absl::Status CudaEngine::DeliverOutputs(absl::Span<const ForwardStep> steps, con
       any_logits = true;
     }
   }
-  std::vector<int32_t> tokens(greedy_rows.size());
-  if (!tokens.empty()) {
-    const size_t bytes = tokens.size() * sizeof(int32_t);
+  // The greedy ids and the sampled sequences' logits all land in pinned memory before one sync.
+  if (!greedy_rows.empty()) {
+    const size_t bytes = greedy_rows.size() * sizeof(int32_t);
     RETURN_IF_ERROR(greedy_rows_.Upload(greedy_rows.data(), bytes, kStream));
     RETURN_IF_ERROR(greedy_tokens_.Reserve(bytes));
-    GreedyTokens(logits_.f(), vocab, greedy_rows_.as<int32_t>(), static_cast<int64_t>(tokens.size()),
+    RETURN_IF_ERROR(host_greedy_tokens_.Reserve(bytes));
+    GreedyTokens(logits_.f(), vocab, greedy_rows_.as<int32_t>(), static_cast<int64_t>(greedy_rows.size()),
                  greedy_tokens_.as<int32_t>(), kStream);
     CUDA_RETURN_IF_ERROR(cudaGetLastError());
-    CUDA_RETURN_IF_ERROR(cudaMemcpy(tokens.data(), greedy_tokens_.get(), bytes, cudaMemcpyDeviceToHost));
+    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_greedy_tokens_.as<int32_t>(), greedy_tokens_.get(), bytes,
+                                         cudaMemcpyDeviceToHost, kStream));
   }
   if (any_logits) {
     RETURN_IF_ERROR(host_logits_.Reserve(static_cast<size_t>(first_out_row.back() * vocab) * sizeof(float)));
@@ -257,8 +259,8 @@ absl::Status CudaEngine::DeliverOutputs(absl::Span<const ForwardStep> steps, con
       CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_logits_.as<float>() + offset, logits_.f() + offset, bytes,
                                            cudaMemcpyDeviceToHost, kStream));
     }
-    CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(kStream));
   }
+  if (!greedy_rows.empty() || any_logits) CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(kStream));
   // Resized, not reassigned: a caller that passes the same vectors every step keeps their memory.
   logits->resize(steps.size());
   const float* host = host_logits_.as<float>();
@@ -271,8 +273,9 @@ absl::Status CudaEngine::DeliverOutputs(absl::Span<const ForwardStep> steps, con
       (*logits)[i].assign(host + first_out_row[i] * vocab, host + first_out_row[i + 1] * vocab);
     }
   }
+  const int32_t* tokens = host_greedy_tokens_.as<int32_t>();
   for (int64_t i = 0, k = 0; i < steps_count; ++i) {
-    if (steps[i].greedy_token != nullptr) *steps[i].greedy_token = tokens[static_cast<size_t>(k++)];
+    if (steps[i].greedy_token != nullptr) *steps[i].greedy_token = tokens[k++];
   }
   return absl::OkStatus();
 }

@@ -142,7 +142,7 @@ class CudaEngine : public Engine {
   DeviceBuffer prompt_caches_, expanded_, prompt_query_;
   // Per-step tables and scratch, grown as needed.
   DeviceBuffer ids_, positions_, rope_angles_, row_caches_, slice_caches_, out_rows_, greedy_rows_, greedy_tokens_;
-  PinnedBuffer host_logits_;
+  PinnedBuffer host_logits_, host_greedy_tokens_;
   DeviceBuffer x_, normed_, proj_, q_, q_nope_, query_, attended_, values_, gate_up_, act_, picked_, logits_;
 };
 
