@@ -4,6 +4,7 @@
 //
 //   build/tools/make_synthetic_model --preset llama3-8b --out DIR [--dtype bf16|f16|f32] [--seed N]
 //                                    [--layers N] [--force]
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -49,11 +50,14 @@ const std::map<std::string, Preset>& Presets() {
   return presets;
 }
 
-// splitmix64: fast, seedable, good enough for random weights.
+constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ull;
+
+// splitmix64: fast, seedable, good enough for random weights, and seekable: draw j of seed s is
+// the output of state s + j * kGolden, so any stretch of values is generated on its own.
 struct Rng {
   uint64_t state;
   uint64_t Next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    uint64_t z = (state += kGolden);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
@@ -102,7 +106,7 @@ int main(int argc, char** argv) {
   const std::string dtype_name = Arg(argc, argv, "--dtype", "bf16");
   absl::StatusOr<transmla::DType> dtype = transmla::ParseFloatDTypeOption(dtype_name);
   if (!dtype.ok()) return Fail(std::string(dtype.status().message()));
-  Rng rng{std::stoull(Arg(argc, argv, "--seed", "1"))};
+  const uint64_t seed = std::stoull(Arg(argc, argv, "--seed", "1"));
   if (std::filesystem::exists(out)) {
     if (!HasFlag(argc, argv, "--force")) return Fail(out.string() + " exists (use --force)");
     std::filesystem::remove_all(out);
@@ -141,16 +145,30 @@ int main(int argc, char** argv) {
   options.max_shard_bytes = size_t{2} << 30;
   auto writer = transmla::SafetensorsWriter::Create(out, specs, options);
   if (!writer.ok()) return Fail(std::string(writer.status().message()));
+  // Value k of the checkpoint (tensors in order) is the normal of draws 4k to 4k + 3 of the seed,
+  // made in chunks by all cores: the same bytes as one sequential stream, without a tensor-sized
+  // buffer (the embedding alone is 2 GB of floats).
+  constexpr size_t kChunk = size_t{1} << 24;
+  std::vector<float> values;
   int64_t parameters = 0;
   for (size_t t = 0; t < specs.size(); ++t) {
     const transmla::TensorSpec& spec = specs[t];
     const size_t n = spec.NumBytes() / transmla::DTypeSize(spec.dtype);
-    std::vector<float> values(n);
-    const std::string& kind = kinds[spec.name];
-    for (float& v : values) {
-      v = kind == "norm" ? 1.0f + 0.05f * rng.Normal() : (kind == "bias" ? 0.02f : 0.02f) * rng.Normal();
+    const bool norm = kinds[spec.name] == "norm";
+    for (size_t begin = 0; begin < n; begin += kChunk) {
+      const int64_t count = static_cast<int64_t>(std::min(kChunk, n - begin));
+      const uint64_t first = static_cast<uint64_t>(parameters) + begin;
+      values.resize(static_cast<size_t>(count));
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < count; ++i) {
+        Rng rng{seed + 4 * (first + static_cast<uint64_t>(i)) * kGolden};
+        const float z = rng.Normal();
+        values[static_cast<size_t>(i)] = norm ? 1.0f + 0.05f * z : 0.02f * z;
+      }
+      if (auto s = (*writer)->WriteFloatsAt(spec.name, begin, values.data(), static_cast<size_t>(count)); !s.ok()) {
+        return Fail(std::string(s.message()));
+      }
     }
-    if (auto s = (*writer)->WriteFloats(spec.name, values.data(), n); !s.ok()) return Fail(std::string(s.message()));
     parameters += static_cast<int64_t>(n);
     std::fprintf(stderr, "\rmake_synthetic_model: %zu/%zu tensors", t + 1, specs.size());
   }
