@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     std::string names;
     for (const auto& [name, p] : Presets()) names += " " + name;
     return Fail("usage: make_synthetic_model --preset NAME --out DIR [--dtype bf16|f16|f32] [--seed N] [--layers N] "
-                "[--force]; presets:" + names);
+                "[--chunk-values N] [--force]; presets:" + names);
   }
   Preset p = it->second;
   p.layers = std::stoll(Arg(argc, argv, "--layers", std::to_string(p.layers)));
@@ -148,15 +148,16 @@ int main(int argc, char** argv) {
   // Value k of the checkpoint (tensors in order) is the normal of draws 4k to 4k + 3 of the seed,
   // made in chunks by all cores: the same bytes as one sequential stream, without a tensor-sized
   // buffer (the embedding alone is 2 GB of floats).
-  constexpr size_t kChunk = size_t{1} << 24;
+  const size_t chunk_values = std::stoull(Arg(argc, argv, "--chunk-values", std::to_string(size_t{1} << 24)));
+  if (chunk_values == 0) return Fail("--chunk-values must be positive");
   std::vector<float> values;
   int64_t parameters = 0;
   for (size_t t = 0; t < specs.size(); ++t) {
     const transmla::TensorSpec& spec = specs[t];
     const size_t n = spec.NumBytes() / transmla::DTypeSize(spec.dtype);
     const bool norm = kinds[spec.name] == "norm";
-    for (size_t begin = 0; begin < n; begin += kChunk) {
-      const int64_t count = static_cast<int64_t>(std::min(kChunk, n - begin));
+    for (size_t begin = 0; begin < n; begin += chunk_values) {
+      const int64_t count = static_cast<int64_t>(std::min(chunk_values, n - begin));
       const uint64_t first = static_cast<uint64_t>(parameters) + begin;
       values.resize(static_cast<size_t>(count));
 #pragma omp parallel for schedule(static)

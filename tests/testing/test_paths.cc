@@ -34,6 +34,10 @@ std::filesystem::path BundledTextFile() {
 
 std::filesystem::path CliBinary() { return std::filesystem::path(TRANSMLA_BINARY_DIR) / "client" / "transmla"; }
 
+std::filesystem::path MakeSyntheticModelBinary() {
+  return std::filesystem::path(TRANSMLA_BINARY_DIR) / "tools" / "make_synthetic_model";
+}
+
 std::filesystem::path MakeTempDir(const std::string& tag) {
   static std::atomic<int> counter{0};
   const std::filesystem::path dir = std::filesystem::path(TRANSMLA_BINARY_DIR) / "test_tmp" /

@@ -20,6 +20,9 @@ std::filesystem::path BundledTextFile();
 // The built `transmla` CLI binary.
 std::filesystem::path CliBinary();
 
+// The built `make_synthetic_model` tool.
+std::filesystem::path MakeSyntheticModelBinary();
+
 // A fresh empty directory under the build tree, unique per call; removed by the caller or left for
 // inspection on failure.
 std::filesystem::path MakeTempDir(const std::string& tag);
