@@ -74,14 +74,18 @@ TEST(DecodeSplitsTest, ChunksAreWholeStepsWithinTheSplitLimitAndPromptsStayWhole
 }
 
 TEST(DecodeSplitsTest, Float32ChunksDependOnTheSequenceAloneNotOnItsBatch) {
-  for (int64_t context : {1, 700, 8192, 100000}) {
-    const int64_t alone = Plan(Decoding(1, context, 8), General(false), 264)[0];
-    for (int64_t batch : {2, 32, 500}) {
-      EXPECT_EQ(Plan(Decoding(batch, context, 8), General(false), 264)[0], alone) << context << " x " << batch;
+  SplitInputs latent_f32 = Latent();
+  latent_f32.sixteen_bit = false;
+  for (const SplitInputs& in : {General(false), latent_f32}) {
+    for (int64_t context : {1, 700, 8192, 100000}) {
+      const int64_t alone = Plan(Decoding(1, context, 8), in, 264)[0];
+      for (int64_t batch : {2, 32, 500}) {
+        EXPECT_EQ(Plan(Decoding(batch, context, 8), in, 264)[0], alone) << context << " x " << batch;
+      }
+      // 16 chunks of at least 256 positions, in whole steps of 64.
+      const int64_t sixteenth = std::max<int64_t>((context + 1 + 15) / 16, 256);
+      EXPECT_EQ(alone, (sixteenth + 63) / 64 * 64) << context;
     }
-    // 16 chunks of at least 256 positions, in whole steps of 64.
-    const int64_t sixteenth = std::max<int64_t>((context + 1 + 15) / 16, 256);
-    EXPECT_EQ(alone, (sixteenth + 63) / 64 * 64) << context;
   }
 }
 
