@@ -3,7 +3,7 @@
 // (bounded memory), and the bundled stories260K tokenizer when the vocabulary is 512.
 //
 //   build/tools/make_synthetic_model --preset llama3-8b --out DIR [--dtype bf16|f16|f32] [--seed N]
-//                                    [--layers N] [--force]
+//                                    [--layers N] [--chunk-values N] [--force]
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
