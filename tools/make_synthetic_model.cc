@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -115,31 +116,34 @@ int main(int argc, char** argv) {
 
   const int64_t head_dim = p.hidden / p.heads;
   std::vector<transmla::TensorSpec> specs;
-  std::map<std::string, std::string> kinds;  // name -> "norm" | "weight" | "bias"
-  auto add = [&](const std::string& name, std::vector<int64_t> shape, const std::string& kind) {
+  std::set<std::string> norms;  // drawn around 1; weights and biases around 0
+  auto add = [&](const std::string& name, std::vector<int64_t> shape) {
     specs.push_back({name, *dtype, std::move(shape)});
-    kinds[name] = kind;
   };
-  add("model.embed_tokens.weight", {p.vocab, p.hidden}, "weight");
+  auto add_norm = [&](const std::string& name, std::vector<int64_t> shape) {
+    add(name, std::move(shape));
+    norms.insert(name);
+  };
+  add("model.embed_tokens.weight", {p.vocab, p.hidden});
   for (int64_t i = 0; i < p.layers; ++i) {
     const std::string l = fmt::format("model.layers.{}.", i);
-    add(l + "input_layernorm.weight", {p.hidden}, "norm");
-    add(l + "self_attn.q_proj.weight", {p.heads * head_dim, p.hidden}, "weight");
-    add(l + "self_attn.k_proj.weight", {p.kv_heads * head_dim, p.hidden}, "weight");
-    add(l + "self_attn.v_proj.weight", {p.kv_heads * head_dim, p.hidden}, "weight");
+    add_norm(l + "input_layernorm.weight", {p.hidden});
+    add(l + "self_attn.q_proj.weight", {p.heads * head_dim, p.hidden});
+    add(l + "self_attn.k_proj.weight", {p.kv_heads * head_dim, p.hidden});
+    add(l + "self_attn.v_proj.weight", {p.kv_heads * head_dim, p.hidden});
     if (p.bias) {
-      add(l + "self_attn.q_proj.bias", {p.heads * head_dim}, "bias");
-      add(l + "self_attn.k_proj.bias", {p.kv_heads * head_dim}, "bias");
-      add(l + "self_attn.v_proj.bias", {p.kv_heads * head_dim}, "bias");
+      add(l + "self_attn.q_proj.bias", {p.heads * head_dim});
+      add(l + "self_attn.k_proj.bias", {p.kv_heads * head_dim});
+      add(l + "self_attn.v_proj.bias", {p.kv_heads * head_dim});
     }
-    add(l + "self_attn.o_proj.weight", {p.hidden, p.heads * head_dim}, "weight");
-    add(l + "post_attention_layernorm.weight", {p.hidden}, "norm");
-    add(l + "mlp.gate_proj.weight", {p.intermediate, p.hidden}, "weight");
-    add(l + "mlp.up_proj.weight", {p.intermediate, p.hidden}, "weight");
-    add(l + "mlp.down_proj.weight", {p.hidden, p.intermediate}, "weight");
+    add(l + "self_attn.o_proj.weight", {p.hidden, p.heads * head_dim});
+    add_norm(l + "post_attention_layernorm.weight", {p.hidden});
+    add(l + "mlp.gate_proj.weight", {p.intermediate, p.hidden});
+    add(l + "mlp.up_proj.weight", {p.intermediate, p.hidden});
+    add(l + "mlp.down_proj.weight", {p.hidden, p.intermediate});
   }
-  add("model.norm.weight", {p.hidden}, "norm");
-  if (!p.tie) add("lm_head.weight", {p.vocab, p.hidden}, "weight");
+  add_norm("model.norm.weight", {p.hidden});
+  if (!p.tie) add("lm_head.weight", {p.vocab, p.hidden});
 
   transmla::SafetensorsWriterOptions options;
   options.max_shard_bytes = size_t{2} << 30;
@@ -155,7 +159,7 @@ int main(int argc, char** argv) {
   for (size_t t = 0; t < specs.size(); ++t) {
     const transmla::TensorSpec& spec = specs[t];
     const size_t n = spec.NumBytes() / transmla::DTypeSize(spec.dtype);
-    const bool norm = kinds[spec.name] == "norm";
+    const bool norm = norms.count(spec.name) > 0;
     for (size_t begin = 0; begin < n; begin += chunk_values) {
       const int64_t count = static_cast<int64_t>(std::min(chunk_values, n - begin));
       const uint64_t first = static_cast<uint64_t>(parameters) + begin;

@@ -492,7 +492,7 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
   split_inputs.sixteen_bit = cache_type != GpuType::kF32;
   split_inputs.latent = ValueInKey(layout);
   split_inputs.multiprocessors = limits_.multiprocessors;
-  split_inputs.position_bytes = (layout.key_dim + (ValueInKey(layout) ? 0 : layout.value_dim)) * Bytes(cache_type);
+  split_inputs.position_bytes = (layout.key_dim + (split_inputs.latent ? 0 : layout.value_dim)) * Bytes(cache_type);
   split_inputs.partial_bytes = 2 * group * layout.value_dim * static_cast<int64_t>(sizeof(float));
   const auto resident_blocks = [&]() -> absl::StatusOr<int64_t> {
     int per_multiprocessor = 0;

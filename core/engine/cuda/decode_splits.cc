@@ -49,17 +49,14 @@ absl::StatusOr<std::vector<int64_t>> PlanChunks(const std::vector<TileReach>& ti
     }
     return std::max<int64_t>(Ceil(chunk, kTileTokens), 1) * kTileTokens;
   };
-  if (in.latent && extra_splits > 0) {
-    int64_t planned = 0;
-    for (const TileReach& t : tiles) planned += Ceil(t.positions, chunk_of(t));
-    if (planned < in.multiprocessors) {
-      ASSIGN_OR_RETURN(const int64_t resident, resident_blocks());
-      wave_splits = std::clamp<int64_t>(resident / decode_tiles, 1, kMaxSplits);
-    }
+  std::vector<int64_t> chunks(tiles.size());
+  int64_t blocks = 0;
+  for (size_t t = 0; t < tiles.size(); ++t) blocks += Ceil(tiles[t].positions, chunks[t] = chunk_of(tiles[t]));
+  if (in.latent && extra_splits > 0 && blocks < in.multiprocessors) {
+    ASSIGN_OR_RETURN(const int64_t resident, resident_blocks());
+    wave_splits = std::clamp<int64_t>(resident / decode_tiles, 1, kMaxSplits);
+    for (size_t t = 0; t < tiles.size(); ++t) chunks[t] = chunk_of(tiles[t]);
   }
-  std::vector<int64_t> chunks;
-  chunks.reserve(tiles.size());
-  for (const TileReach& t : tiles) chunks.push_back(chunk_of(t));
   return chunks;
 }
 
