@@ -102,14 +102,19 @@ TEST(DecodeSplitsTest, LatentKernelFillsOneWaveWhereTheCapLeavesMultiprocessorsI
   }
 }
 
-// GQA at batch 32 (256 decoding tiles, more than the multiprocessors): two waves of resident
-// blocks, rounded up, where 16 chunks each made 4096 blocks at 8K. Batch 8 keeps the sixteenths
-// (8193 / 16 positions, 576 in whole steps: 15 chunks a tile).
-TEST(DecodeSplitsTest, GeneralKernelSplitsByWavesOnlyWhereItsTilesOutnumberTheMultiprocessors) {
-  const std::vector<TileReach> batch32 = Decoding(32, 8192, 8);
-  EXPECT_EQ(Blocks(batch32, Plan(batch32, General(true), 264)), 768);
-  const std::vector<TileReach> batch8 = Decoding(8, 8192, 8);
-  EXPECT_EQ(Blocks(batch8, Plan(batch8, General(true), 264)), 960);
+// GQA (two blocks resident per multiprocessor here, 264 in all): one wave, rounded down. Batch 32
+// (256 tiles) leaves each tile whole, batch 8 x 8K splits each in 4 (2112 positions each), batch 1 in
+// 33 chunks of 256 (8192 / 33 is under the 256 floor; 32K: 33 of 1024; 1K: 9 of 128, the
+// sixteenth in whole steps).
+TEST(DecodeSplitsTest, GeneralKernelFillsOneWaveOfResidentBlocks) {
+  struct Cell {
+    int64_t batch, context, blocks;
+  };
+  for (const Cell& c : {Cell{32, 8192, 256}, Cell{32, 1024, 256}, Cell{8, 8192, 256}, Cell{8, 1024, 256},
+                        Cell{1, 8192, 264}, Cell{1, 32768, 264}, Cell{1, 1024, 72}}) {
+    const std::vector<TileReach> tiles = Decoding(c.batch, c.context, 8);
+    EXPECT_EQ(Blocks(tiles, Plan(tiles, General(true), 264)), c.blocks) << c.batch << " x " << c.context;
+  }
 }
 
 }  // namespace
