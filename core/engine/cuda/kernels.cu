@@ -291,8 +291,8 @@ void AddBias(float* x, const float* bias, int64_t rows, int64_t d, cudaStream_t 
 
 void SiluMul(const float* gate_up, int64_t rows, int64_t f, void* out, GpuType out_type, cudaStream_t s) {
   if (f % 4 == 0) {
-    Launch(SiluMulBy4Kernel, RowGrid(f / 4, rows), kThreads, 0, s, reinterpret_cast<const float4*>(gate_up), rows, f / 4,
-                                                               out, out_type);
+    Launch(SiluMulBy4Kernel, RowGrid(f / 4, rows), kThreads, 0, s, reinterpret_cast<const float4*>(gate_up), rows,
+           f / 4, out, out_type);
   } else {
     Launch(SiluMulKernel, RowGrid(f, rows), kThreads, 0, s, gate_up, rows, f, out, out_type);
   }
@@ -315,16 +315,15 @@ void RopeAngles(const float* inv_freq, int64_t pairs, const int32_t* positions, 
 
 void BroadcastToHeads(const void* in, int64_t in_ld, int64_t rows, int64_t dims, int64_t heads, void* out,
                       int64_t out_ld, int64_t out_head_stride, GpuType type, cudaStream_t s) {
-  Launch(BroadcastToHeadsKernel, RowGrid(heads * dims, rows), kThreads, 0, s,
-      in, in_ld, rows, static_cast<int>(dims), static_cast<int>(heads), out, out_ld, out_head_stride, type);
+  Launch(BroadcastToHeadsKernel, RowGrid(heads * dims, rows), kThreads, 0, s, in, in_ld, rows, static_cast<int>(dims),
+         static_cast<int>(heads), out, out_ld, out_head_stride, type);
 }
 
 void MlaAppendLatent(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps, int64_t rows,
                      int64_t rank, int64_t rope_dims, void* const* caches, GpuType cache_type, int64_t token_stride,
                      const RopeArgs& rope, cudaStream_t s) {
   Launch(MlaAppendLatentKernel, static_cast<unsigned>(rows), kThreads, 0, s, kv_a, kv_ld, norm_weight, eps, rank,
-                                                                         rope_dims, caches, cache_type, token_stride,
-                                                                         rope);
+         rope_dims, caches, cache_type, token_stride, rope);
 }
 
 }  // namespace transmla::cuda

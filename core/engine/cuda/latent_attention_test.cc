@@ -3,10 +3,10 @@
 // softmax of the same values: decoding contexts of 1 to 5000 positions (split and unsplit blocks,
 // partial stages) next to a 5-token prompt, for both compiled dims. Before this test, the 576/512
 // dims (DeepSeek's, the 8B conversion's) ran only in the benchmark. Skips without a GPU.
-#include <cmath>
-#include <ostream>
-#include <cstdint>
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>

@@ -13,9 +13,9 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kChunk = 32;   // k values per chunk: two mma k-steps
 // Chunks whose loads a warp has in flight at once. H200, 8B GQA, batch 1 / 8 x 1K, one call: 2
-// ran 209-212 / 1490-1511 tok/s against 4's 197-200 / 1366-1374 (8 warps; 1, 8, or 16 warps with
-// 1-16 chunks were no better); ncu had the 256- and 384-block GEMMs (o_proj, down, qkv) at 2.8 TB/s
-// with 4.
+// ran 209-212 / 1490-1511 tok/s against 4's 197-200 / 1366-1374; no other shape tried (1 to 16
+// chunks, 4 to 16 warps) did better. With 4, ncu had the 256- and 384-block GEMMs (o_proj, down,
+// qkv) reading at 2.8 TB/s.
 constexpr int kUnroll = 2;
 
 // A block computes 16 outputs for every row (mma's n = 8 columns hold the rows); its warps take
