@@ -432,18 +432,29 @@ absl::StatusOr<TensorCoreLaunch> ChooseTensorCore(const AttentionLayout& layout,
 
 }  // namespace
 
+absl::StatusOr<AttentionDeviceLimits> CurrentDeviceLimits() {
+  AttentionDeviceLimits limits;
+  int device = 0, major = 0, minor = 0;
+  CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&limits.multiprocessors, cudaDevAttrMultiProcessorCount, device));
+  CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&limits.shared_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&limits.shared_per_multiprocessor,
+                                              cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+  CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+#ifdef TRANSMLA_CUDA_SM90A
+  // sm_90a code runs on compute capability 9.0 only; later GPUs take the PTX without it.
+  limits.warpgroup_mma = major == 9 && minor == 0;
+#endif
+  return limits;
+}
+
 absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, const AttentionLayout& layout,
                                   GpuType cache_type, cudaStream_t stream) {
   layout_ = layout;
   cache_type_ = cache_type;
   if (limits_.multiprocessors == 0) {
-    int device = 0;
-    CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-    CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&limits_.multiprocessors, cudaDevAttrMultiProcessorCount, device));
-    CUDA_RETURN_IF_ERROR(
-        cudaDeviceGetAttribute(&limits_.shared_per_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-    CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&limits_.shared_per_multiprocessor,
-                                                cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+    ASSIGN_OR_RETURN(limits_, CurrentDeviceLimits());
   }
   const int64_t group = layout.heads / layout.kv_heads;
   const int64_t dv_padded = (layout.value_dim + 15) / 16 * 16;

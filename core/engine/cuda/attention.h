@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "core/engine/cuda/device_buffer.h"
 #include "core/engine/cuda/gpu_type.h"
 
@@ -38,7 +39,9 @@ struct AttentionSlice {
 // The device's limits that plans depend on, read once per plan.
 struct AttentionDeviceLimits {
   int multiprocessors = 0, shared_per_block = 0, shared_per_multiprocessor = 0;
+  bool warpgroup_mma = false;  // the device runs this build's sm_90a kernels
 };
+absl::StatusOr<AttentionDeviceLimits> CurrentDeviceLimits();
 // A plan's 16-bit kernel, chosen and configured once per Build rather than per layer's Run.
 struct TensorCoreLaunch {
   const void* kernel = nullptr;
@@ -55,6 +58,12 @@ class AttentionPlan {
   // q: [rows x heads x query_head_stride] of the cache's type (float32 for an f32 cache).
   // caches: per slice, its layer cache (device array of pointers).
   absl::Status Run(const void* q, const void* const* caches, void* out, GpuType out_type, cudaStream_t stream);
+
+  // Plans for `limits` from now on instead of the current device's (tests: the mma.sync prompt kernel
+  // on a GPU that would take the warpgroup one).
+  void OverrideDeviceLimits(const AttentionDeviceLimits& limits) { limits_ = limits; }
+  // The 16-bit kernel the last Build chose (null for float32 caches).
+  const void* kernel() const { return launch_.kernel; }
 
  private:
   AttentionLayout layout_;

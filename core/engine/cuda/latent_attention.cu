@@ -15,8 +15,12 @@ namespace transmla::cuda {
 namespace {
 
 constexpr int kWarps = 8;  // H200, 8B MLA: 16 warps (8 key groups, 127 registers) decoded 6-9% slower
-constexpr int kTokens = 32;    // cache positions per pipeline stage
-constexpr int kStages = 4;     // three stages in flight while one is computed on
+// Two stages of 64 cache positions (one in flight while one is computed on): H200, 4-layer 8B-wide
+// MLA, one call, two runs each against four stages of 32: batch 32 x 32K 11174 / 11394 against
+// 10430 / 10348 tok/s, batch 8 x 32K 5066 / 5222 against 4869 / 5053, the other cells within noise;
+// five of 32, three of 32 and the pipelined variants were no better.
+constexpr int kTokens = 64;
+constexpr int kStages = 2;
 constexpr int kKeyGroups = 4;  // warps that split the key dims of one half of a stage's scores
 constexpr int kHalves = kWarps / kKeyGroups;
 

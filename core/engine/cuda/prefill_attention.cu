@@ -8,6 +8,7 @@
 #include "core/engine/cuda/cuda_status.h"
 #include "core/engine/cuda/launch.cuh"
 #include "core/engine/cuda/mma.cuh"
+#include "core/util/status_macros.h"
 
 namespace transmla::cuda {
 namespace {
@@ -247,6 +248,8 @@ absl::StatusOr<TensorCoreLaunch> ForDims(int64_t key_dim, int64_t value_dim, con
 
 absl::StatusOr<TensorCoreLaunch> ChoosePrefillAttention(GpuType cache_type, const AttentionLayout& layout,
                                                         const AttentionDeviceLimits& limits) {
+  ASSIGN_OR_RETURN(const TensorCoreLaunch wgmma, ChoosePrefillWgmma(cache_type, layout, limits));
+  if (wgmma.kernel != nullptr) return wgmma;
   switch (cache_type) {
     case GpuType::kBF16: return ForDims<__nv_bfloat16>(layout.key_dim, layout.value_dim, limits);
     case GpuType::kF16: return ForDims<__half>(layout.key_dim, layout.value_dim, limits);
