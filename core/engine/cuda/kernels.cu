@@ -174,24 +174,45 @@ __global__ void RopeAnglesKernel(const float* inv_freq, int64_t pairs, const int
 
 struct HeadCopies {
   HeadCopy copy[kMaxHeadCopies];
+  int blocks[kMaxHeadCopies];  // blockIdx.x runs over each copy's blocks in turn
+  int count;
 };
+
+// Rows per block of CopyHeadsKernel, their loads issued before their stores. H200, 8B GQA, one call:
+// 8K-token prompts 30285 -> 30755 tok/s against one row a block, decode at batch 1 and 8 level. (One
+// row a block with every copy as wide as the widest, before: 393K blocks a layer, half of them
+// empty, 373 us at 0.8 TB/s in ncu.)
+constexpr int kCopyRows = 8;
 
 __global__ void CopyHeadsKernel(HeadCopies copies, int64_t rows, RopeArgs rope) {
   WaitForPreviousKernel();
-  const HeadCopy& copy = copies.copy[blockIdx.z];
-  const int j = blockIdx.x * blockDim.x + threadIdx.x, dims = static_cast<int>(copy.dims);
+  int c = 0, block = static_cast<int>(blockIdx.x);
+  while (c + 1 < copies.count && block >= copies.blocks[c]) block -= copies.blocks[c++];
+  const HeadCopy& copy = copies.copy[c];
+  const int j = block * blockDim.x + threadIdx.x, dims = static_cast<int>(copy.dims);
   if (j >= copy.heads * dims) return;
   const int h = j / dims, e = j - h * dims;
   const int64_t k = e - copy.rope_begin;
-  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-    const float* head = copy.in + r * copy.in_ld + h * copy.in_head_stride;
-    const float v = k >= 0 && k < copy.rope_dims
-                        ? Rotated(head + copy.rope_begin, k, copy.rope_dims, rope, r)
-                        : head[e];
-    void* base = copy.out_rows != nullptr ? copy.out_rows[r] : copy.out;
-    const int64_t row_offset =
-        copy.out_rows != nullptr ? static_cast<int64_t>(rope.positions[r]) * copy.out_position_stride : r * copy.out_ld;
-    Store(base, copy.out_type, row_offset + copy.out_offset + h * copy.out_head_stride + e, v);
+  const bool rotated = k >= 0 && k < copy.rope_dims;
+  for (int64_t first = blockIdx.y * kCopyRows; first < rows; first += gridDim.y * kCopyRows) {
+    float v[kCopyRows];
+#pragma unroll
+    for (int i = 0; i < kCopyRows; ++i) {
+      const int64_t r = first + i;
+      if (r >= rows) break;
+      const float* head = copy.in + r * copy.in_ld + h * copy.in_head_stride;
+      v[i] = rotated ? Rotated(head + copy.rope_begin, k, copy.rope_dims, rope, r) : head[e];
+    }
+#pragma unroll
+    for (int i = 0; i < kCopyRows; ++i) {
+      const int64_t r = first + i;
+      if (r >= rows) break;
+      void* base = copy.out_rows != nullptr ? copy.out_rows[r] : copy.out;
+      const int64_t row_offset = copy.out_rows != nullptr
+                                     ? static_cast<int64_t>(rope.positions[r]) * copy.out_position_stride
+                                     : r * copy.out_ld;
+      Store(base, copy.out_type, row_offset + copy.out_offset + h * copy.out_head_stride + e, v[i]);
+    }
   }
 }
 
@@ -300,12 +321,15 @@ void SiluMul(const float* gate_up, int64_t rows, int64_t f, void* out, GpuType o
 
 void CopyHeadsWithRope(std::initializer_list<HeadCopy> copies, int64_t rows, const RopeArgs& rope, cudaStream_t s) {
   HeadCopies all{};
-  int64_t widest = 0, count = 0;
+  int blocks = 0;
   for (const HeadCopy& c : copies) {
-    all.copy[count++] = c;
-    widest = std::max(widest, c.heads * c.dims);
+    all.copy[all.count] = c;
+    all.blocks[all.count++] = Blocks(c.heads * c.dims);
+    blocks += Blocks(c.heads * c.dims);
   }
-  Launch(CopyHeadsKernel, RowGrid(widest, rows, count), kThreads, 0, s, all, rows, rope);
+  const dim3 grid(static_cast<unsigned>(blocks),
+                  static_cast<unsigned>(std::min((rows + kCopyRows - 1) / kCopyRows, kMaxGridRows)));
+  Launch(CopyHeadsKernel, grid, kThreads, 0, s, all, rows, rope);
 }
 
 void RopeAngles(const float* inv_freq, int64_t pairs, const int32_t* positions, int64_t rows, float scale,

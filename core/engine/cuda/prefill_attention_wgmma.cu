@@ -140,52 +140,58 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(KernelArgs a) 
     FenceAccumulator(s);
 
     const bool masked = t0 + kKeys - 1 > wg_first || t0 + kKeys > kv_end;
-    float tile_low = -INFINITY, tile_high = -INFINITY;
+    float tile_low = -INFINITY, tile_high = -INFINITY;  // of the raw scores (scale > 0 keeps order)
 #pragma unroll
     for (int j = 0; j < kKeys / 8; ++j) {
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const int key = t0 + 8 * j + 2 * (lane % 4) + e;
-        float low = s.d[4 * j + e] * scale, high = s.d[4 * j + 2 + e] * scale;
         if (masked) {
-          if (key > pos_low || key >= kv_end) low = -INFINITY;
-          if (key > pos_high || key >= kv_end) high = -INFINITY;
+          const int key = t0 + 8 * j + 2 * (lane % 4) + e;
+          if (key > pos_low || key >= kv_end) s.d[4 * j + e] = -INFINITY;
+          if (key > pos_high || key >= kv_end) s.d[4 * j + 2 + e] = -INFINITY;
         }
-        s.d[4 * j + e] = low;
-        s.d[4 * j + 2 + e] = high;
-        tile_low = fmaxf(tile_low, low);
-        tile_high = fmaxf(tile_high, high);
+        tile_low = fmaxf(tile_low, s.d[4 * j + e]);
+        tile_high = fmaxf(tile_high, s.d[4 * j + 2 + e]);
       }
     }
     for (int offset = 1; offset < 4; offset *= 2) {
       tile_low = fmaxf(tile_low, __shfl_xor_sync(0xffffffff, tile_low, offset));
       tile_high = fmaxf(tile_high, __shfl_xor_sync(0xffffffff, tile_high, offset));
     }
-    // Every row sees position kv_begin = 0 in its first step, so the new maxima are finite.
-    const float new_low = fmaxf(max_low, tile_low), new_high = fmaxf(max_high, tile_high);
-    const float corr_low = exp2f(max_low - new_low), corr_high = exp2f(max_high - new_high);
-    max_low = new_low;
-    max_high = new_high;
+    const float top_low = tile_low * scale, top_high = tile_high * scale;
+    // The running maxima move only when some row of the warp gains more than 2^8 on its own
+    // (FlashAttention-4's conditional rescale): probabilities stay under 256, and o is rescaled in a
+    // few steps instead of all. Every row sees position kv_begin = 0 in its first step, so the
+    // maxima are finite from then on.
+    constexpr float kRescaleLog2 = 8.0f;
+    if (__any_sync(0xffffffff, top_low > max_low + kRescaleLog2 || top_high > max_high + kRescaleLog2)) {
+      const float new_low = fmaxf(max_low, top_low), new_high = fmaxf(max_high, top_high);
+      const float corr_low = exp2f(max_low - new_low), corr_high = exp2f(max_high - new_high);
+      max_low = new_low;
+      max_high = new_high;
+      sum_low *= corr_low;
+      sum_high *= corr_high;
+#pragma unroll
+      for (int j = 0; j < Dv / 8; ++j) {
+        o.d[4 * j] *= corr_low;
+        o.d[4 * j + 1] *= corr_low;
+        o.d[4 * j + 2] *= corr_high;
+        o.d[4 * j + 3] *= corr_high;
+      }
+    }
     float add_low = 0, add_high = 0;
 #pragma unroll
     for (int j = 0; j < kKeys / 8; ++j) {
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        s.d[4 * j + e] = exp2f(s.d[4 * j + e] - new_low);
-        s.d[4 * j + 2 + e] = exp2f(s.d[4 * j + 2 + e] - new_high);
+        s.d[4 * j + e] = exp2f(fmaf(s.d[4 * j + e], scale, -max_low));
+        s.d[4 * j + 2 + e] = exp2f(fmaf(s.d[4 * j + 2 + e], scale, -max_high));
         add_low += s.d[4 * j + e];
         add_high += s.d[4 * j + 2 + e];
       }
     }
-    sum_low = sum_low * corr_low + add_low;  // this lane's columns; the row's 4 lanes add up at the end
-    sum_high = sum_high * corr_high + add_high;
-#pragma unroll
-    for (int j = 0; j < Dv / 8; ++j) {
-      o.d[4 * j] *= corr_low;
-      o.d[4 * j + 1] *= corr_low;
-      o.d[4 * j + 2] *= corr_high;
-      o.d[4 * j + 3] *= corr_high;
-    }
+    sum_low += add_low;  // this lane's columns; the row's 4 lanes add up at the end
+    sum_high += add_high;
     // Score tiles 2kk and 2kk + 1 are exactly the A fragment of P's 16 x 16 block kk.
     uint32_t pa[kKeys / 16][4];
 #pragma unroll
