@@ -29,6 +29,9 @@ struct PrefillCase {
   int64_t key_dim, value_dim;
   bool warpgroup_mma;
 };
+void PrintTo(const PrefillCase& c, std::ostream* os) {
+  *os << c.key_dim << "/" << c.value_dim << (c.warpgroup_mma ? " warpgroup MMAs" : " mma.sync");
+}
 
 class CudaPrefillAttentionTest : public ::testing::TestWithParam<PrefillCase> {
  protected:
