@@ -1,6 +1,6 @@
 # transmla: transmla-convert-server, transmla-inference-server and the transmla CLI.
 #
-#   docker build -t transmla:cuda .                          # CUDA build (sm_90 + PTX), CUDA runtime
+#   docker build -t transmla:cuda .                          # CUDA build (sm_90a + PTX), CUDA runtime
 #   docker build --target runtime-cpu -t transmla:cpu .      # CPU only, Debian 12
 #
 # Build stages install their packages with scripts/setup.sh (the README's setup) and build with
@@ -15,7 +15,7 @@ COPY scripts/setup.sh scripts/setup.sh
 RUN bash scripts/setup.sh --build-only && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN bash scripts/build.sh -DTRANSMLA_MARCH=x86-64-v3 -DTRANSMLA_BUILD_TESTS=OFF -DTRANSMLA_BUILD_BENCH=OFF \
-        -DCMAKE_CUDA_ARCHITECTURES="90-real;90-virtual" \
+        -DCMAKE_CUDA_ARCHITECTURES="90a-real;90-virtual" \
     && cmake --install build --prefix /opt/transmla \
     && bash scripts/collect_runtime_libs.sh /opt/transmla/lib /opt/transmla/bin/*
 
