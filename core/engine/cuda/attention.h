@@ -32,15 +32,12 @@ struct AttentionSlice {
   int32_t row_begin = 0, count = 0, start_position = 0;
 };
 
-// The blocks of one step's attention, planned once per Forward on the host and used by every layer:
-// query tiles of (token, head) items sharing a kv head; a decoding sequence's context is split in
-// chunks (flash-decoding) so that small batches still fill the GPU, and the chunks merged.
-// float32 results do not depend on the rest of the batch; 16-bit ones may, in the last bits.
 // The device's limits that plans depend on, read once per plan.
 struct AttentionDeviceLimits {
   int multiprocessors = 0, shared_per_block = 0, shared_per_multiprocessor = 0;
   bool warpgroup_mma = false;  // the device runs this build's sm_90a kernels
 };
+// The current device's limits; fails with the CUDA call's error where an attribute cannot be read.
 absl::StatusOr<AttentionDeviceLimits> CurrentDeviceLimits();
 // A plan's 16-bit kernel, chosen and configured once per Build rather than per layer's Run.
 struct TensorCoreLaunch {
@@ -49,6 +46,10 @@ struct TensorCoreLaunch {
   size_t shared_bytes = 0;
 };
 
+// The blocks of one step's attention, planned once per Forward on the host and used by every layer:
+// query tiles of (token, head) items sharing a kv head; a decoding sequence's context is split in
+// chunks (flash-decoding) so that small batches still fill the GPU, and the chunks merged.
+// float32 results do not depend on the rest of the batch; 16-bit ones may, in the last bits.
 class AttentionPlan {
  public:
   absl::Status Build(const std::vector<AttentionSlice>& slices, const AttentionLayout& layout, GpuType cache_type,
