@@ -426,11 +426,18 @@ absl::StatusOr<TensorCoreLaunch> ChooseTensorCore(const AttentionLayout& layout,
         "16-bit attention over key dim {} and value dim {} needs {} bytes of shared memory per block, the GPU has {}; "
         "use --gpu-dtype f32", layout.key_dim, layout.value_dim, bytes, limit));
   }
-  CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-  return TensorCoreLaunch{reinterpret_cast<const void*>(kernel), warps * 32, bytes};
+  return ConfigureLaunch(reinterpret_cast<const void*>(kernel), warps * 32, bytes, limits);
 }
 
 }  // namespace
+
+absl::StatusOr<TensorCoreLaunch> ConfigureLaunch(const void* kernel, int threads, size_t shared_bytes,
+                                                 const AttentionDeviceLimits& limits) {
+  if (shared_bytes > static_cast<size_t>(limits.shared_per_block)) return TensorCoreLaunch{};
+  CUDA_RETURN_IF_ERROR(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes)));
+  return TensorCoreLaunch{kernel, threads, shared_bytes};
+}
 
 absl::StatusOr<AttentionDeviceLimits> CurrentDeviceLimits() {
   AttentionDeviceLimits limits;

@@ -45,6 +45,10 @@ struct TensorCoreLaunch {
   int threads = 0;
   size_t shared_bytes = 0;
 };
+// `kernel` with `threads` a block and `shared_bytes` of dynamic shared memory, the kernel's limit
+// raised to that; a null kernel where a block may not have that much on this device.
+absl::StatusOr<TensorCoreLaunch> ConfigureLaunch(const void* kernel, int threads, size_t shared_bytes,
+                                                 const AttentionDeviceLimits& limits);
 
 // The blocks of one step's attention, planned once per Forward on the host and used by every layer:
 // query tiles of (token, head) items sharing a kv head; a decoding sequence's context is split in

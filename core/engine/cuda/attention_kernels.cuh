@@ -1,5 +1,5 @@
 // Device-side tables and helpers shared by the attention plan (attention.cu) and its kernels
-// (attention.cu, prefill_attention.cu).
+// (attention.cu, latent_attention.cu, prefill_attention.cu, prefill_attention_wgmma.cu).
 #ifndef TRANSMLA_CORE_ENGINE_CUDA_ATTENTION_KERNELS_CUH_
 #define TRANSMLA_CORE_ENGINE_CUDA_ATTENTION_KERNELS_CUH_
 
@@ -82,6 +82,37 @@ __device__ inline void WritePartialStats(const KernelArgs& a, const TileWork& ti
   const int64_t slot = tile.partial_base + static_cast<int64_t>(block.split) * tile.item_count + k;
   a.partial_max[slot] = max_log2;
   a.partial_sum[slot] = sum;
+}
+
+// The prompt kernels' epilogue: this lane's two query rows k_low and k_high (g and g + 8 of its
+// warp's 16) in the m16n8 accumulator layout, value(j, i) being register i of 8-column tile j.
+// The row's 4 lanes add their partial sums, then each writes its columns divided by the total.
+template <int Dv, typename Value>
+__device__ __forceinline__ void StoreNormalizedRows(const KernelArgs& a, const TileWork& tile, int k_low, int k_high,
+                                                    float sum_low, float sum_high, const Value& value) {
+  for (int offset = 1; offset < 4; offset *= 2) {
+    sum_low += __shfl_xor_sync(0xffffffff, sum_low, offset);
+    sum_high += __shfl_xor_sync(0xffffffff, sum_high, offset);
+  }
+  const int lane = threadIdx.x % 32;
+  const int64_t dv = a.layout.value_dim;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int k = half == 0 ? k_low : k_high;
+    if (k >= tile.item_count) continue;
+    const Item it = ItemOf(a, tile, k);
+    const int64_t base = (it.row * a.layout.heads + it.head) * dv;
+    const float sum = half == 0 ? sum_low : sum_high;
+    const float inv = sum > 0 ? 1.0f / sum : 0.0f;
+#pragma unroll
+    for (int j = 0; j < Dv / 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int c = 8 * j + 2 * (lane % 4) + e;
+        if (c < dv) StoreAs(a.out, a.out_type, base + c, value(j, 2 * half + e) * inv);
+      }
+    }
+  }
 }
 
 }  // namespace transmla::cuda

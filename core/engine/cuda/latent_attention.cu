@@ -249,14 +249,10 @@ __global__ void __launch_bounds__(kWarps * 32, 1) LatentAttentionKernel(KernelAr
 
 template <typename T, int kKeySteps, int kValueDim>
 absl::StatusOr<TensorCoreLaunch> Configure(int tile_rows, const AttentionDeviceLimits& limits) {
-  const size_t bytes = LatentSharedBytes(16 * kKeySteps, tile_rows, sizeof(T));
-  if (bytes > static_cast<size_t>(limits.shared_per_block)) return TensorCoreLaunch{};
   // Tiles of 32 items (32+ heads) only: the 16-row instance (16 heads or fewer) has not run on a GPU.
   if (tile_rows != 32) return TensorCoreLaunch{};
-  const auto kernel = LatentAttentionKernel<T, 2, kKeySteps, kValueDim>;
-  CUDA_RETURN_IF_ERROR(
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-  return TensorCoreLaunch{reinterpret_cast<const void*>(kernel), kWarps * 32, bytes};
+  return ConfigureLaunch(reinterpret_cast<const void*>(LatentAttentionKernel<T, 2, kKeySteps, kValueDim>), kWarps * 32,
+                         LatentSharedBytes(16 * kKeySteps, tile_rows, sizeof(T)), limits);
 }
 
 // The (latent + rope, latent) dims compiled: kv_lora_rank 512 with 64 RoPE dims (DeepSeek's,

@@ -199,38 +199,15 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
   }
 
-  for (int offset = 1; offset < 4; offset *= 2) {
-    sum_low += __shfl_xor_sync(0xffffffff, sum_low, offset);
-    sum_high += __shfl_xor_sync(0xffffffff, sum_high, offset);
-  }
-  const int64_t dv = l.value_dim;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const int k = half == 0 ? k_low : k_high;
-    if (k >= tile.item_count) continue;
-    const Item it = ItemOf(a, tile, k);
-    const int64_t base = (it.row * l.heads + it.head) * dv;
-    const float sum = half == 0 ? sum_low : sum_high;
-    const float inv = sum > 0 ? 1.0f / sum : 0.0f;
-#pragma unroll
-    for (int j = 0; j < Dv / 8; ++j) {
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int c = 8 * j + 2 * (lane % 4) + e;
-        if (c < dv) StoreAs(a.out, a.out_type, base + c, o[j].c[2 * half + e] * inv);
-      }
-    }
-  }
+  StoreNormalizedRows<Dv>(a, tile, k_low, k_high, sum_low, sum_high,
+                          [&](int j, int i) { return o[j].c[i]; });
 }
 
 template <typename T, int Dk, int Dv>
 absl::StatusOr<TensorCoreLaunch> Configure(const AttentionDeviceLimits& limits) {
   constexpr int kWarps = kPrefillTileRows / 16;
-  const size_t bytes = PrefillShape<kWarps, Dk, Dv>::Elements() * sizeof(T);
-  if (bytes > static_cast<size_t>(limits.shared_per_block)) return TensorCoreLaunch{};
-  const auto kernel = PrefillAttentionKernel<T, kWarps, Dk, Dv>;
-  CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-  return TensorCoreLaunch{reinterpret_cast<const void*>(kernel), kWarps * 32, bytes};
+  return ConfigureLaunch(reinterpret_cast<const void*>(PrefillAttentionKernel<T, kWarps, Dk, Dv>), kWarps * 32,
+                         PrefillShape<kWarps, Dk, Dv>::Elements() * sizeof(T), limits);
 }
 
 // The (key, value) dims compiled: Llama heads of 64 and 128, and MLA prompts (nope + rope keys).
