@@ -477,7 +477,7 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
     ASSIGN_OR_RETURN(launch_, ChoosePrefillAttention(cache_type, layout, limits_));
   }
   if (launch_.kernel != nullptr) {
-    tile_rows_ = kPrefillTileRows;
+    tile_rows_ = launch_.tile_rows;
   } else {
     // 16, 32 or 64 rows: the general tensor-core kernel is compiled for these.
     tile_rows_ = 16;

@@ -44,6 +44,7 @@ struct TensorCoreLaunch {
   const void* kernel = nullptr;
   int threads = 0;
   size_t shared_bytes = 0;
+  int tile_rows = 0;  // query items per tile, for the prompt kernels (which fix it); else the plan's
 };
 // `kernel` with `threads` a block and `shared_bytes` of dynamic shared memory, the kernel's limit
 // raised to that; a null kernel where a block may not have that much on this device.
