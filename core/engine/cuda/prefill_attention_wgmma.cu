@@ -15,7 +15,8 @@ namespace {
 
 // Three warpgroups of 64 query rows each. H200, 8B, one call, against two: 8K prompts GQA 32417 /
 // 32183 against 31110 / 30372 tok/s, MLA 29771 / 30088 against 28309 / 28252; 2K level (GQA) or +5%
-// (MLA). Two left each multiprocessor's schedulers two warps each to hide the softmax's latency.
+// (MLA). With two, each of a multiprocessor's four schedulers had two warps to hide the softmax's
+// latency behind (ncu: issue-bound, tensor pipe 24% busy); now it has three.
 constexpr int kRows = 192;
 constexpr int kThreads = 2 * kRows;  // a warpgroup of 128 threads for 64 rows
 constexpr int kKeys = kTileTokens;  // cache positions per stage: 64
