@@ -506,19 +506,13 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
       }
     }
   }
-  SplitInputs split_inputs;
-  split_inputs.sixteen_bit = cache_type != GpuType::kF32;
-  split_inputs.latent = ValueInKey(layout);
-  split_inputs.multiprocessors = limits_.multiprocessors;
-  split_inputs.position_bytes = (layout.key_dim + (split_inputs.latent ? 0 : layout.value_dim)) * Bytes(cache_type);
-  split_inputs.partial_bytes = 2 * group * layout.value_dim * static_cast<int64_t>(sizeof(float));
   const auto resident_blocks = [&]() -> absl::StatusOr<int64_t> {
     int per_multiprocessor = 0;
     CUDA_RETURN_IF_ERROR(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, launch_.kernel,
                                                                        launch_.threads, launch_.shared_bytes));
     return static_cast<int64_t>(std::max(per_multiprocessor, 1)) * limits_.multiprocessors;
   };
-  ASSIGN_OR_RETURN(const std::vector<int64_t> chunks, PlanChunks(reach, split_inputs, resident_blocks));
+  ASSIGN_OR_RETURN(const std::vector<int64_t> chunks, PlanChunks(reach, cache_type != GpuType::kF32, resident_blocks));
   std::vector<int32_t> tile_splits;
   std::vector<BlockWork> blocks;
   partial_slots_ = 0;

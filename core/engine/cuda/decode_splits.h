@@ -20,18 +20,11 @@ struct TileReach {
   bool decoding = false;
 };
 
-struct SplitInputs {
-  bool sixteen_bit = false;    // 16-bit caches; float32 results must not depend on the batch
-  bool latent = false;         // MLA's latent kernel
-  int multiprocessors = 0;
-  int64_t position_bytes = 0;  // cache bytes a tile reads per position
-  int64_t partial_bytes = 0;   // float32 bytes a split of one tile writes and reads back
-};
-
 // Positions per block for each tile, in order: a multiple of kTileTokens, covering a prompt tile
-// whole. `resident_blocks` (how many of the kernel's blocks the GPU holds at once) is called only
-// where the policy needs it.
-absl::StatusOr<std::vector<int64_t>> PlanChunks(const std::vector<TileReach>& tiles, const SplitInputs& in,
+// whole. `sixteen_bit`: 16-bit caches (float32 results must not depend on the batch).
+// `resident_blocks` (how many of the kernel's blocks the GPU holds at once) is called only where the
+// policy needs it.
+absl::StatusOr<std::vector<int64_t>> PlanChunks(const std::vector<TileReach>& tiles, bool sixteen_bit,
                                                 const std::function<absl::StatusOr<int64_t>()>& resident_blocks);
 
 }  // namespace transmla::cuda

@@ -13,31 +13,19 @@ namespace {
 
 constexpr int kMultiprocessors = 132;
 
-// MLA's latent kernel over the 8B conversion: one tile of 32 heads per decoding sequence, 576 x 2
-// bytes a position, one block resident per multiprocessor.
-SplitInputs Latent() {
-  SplitInputs in;
-  in.sixteen_bit = true;
-  in.latent = true;
-  in.multiprocessors = kMultiprocessors;
-  in.position_bytes = 576 * 2;
-  in.partial_bytes = 2 * 32 * 512 * 4;
-  return in;
-}
+// The kernels as the 8B models run them: MLA's latent kernel, one tile of 32 heads per decoding
+// sequence and one block resident per multiprocessor; the general kernel over Llama-3-8B's cache, a
+// tile per kv head (8 per sequence) and two blocks resident per multiprocessor.
+struct Kernel {
+  bool sixteen_bit;
+  int64_t tiles_per_sequence, resident;
+};
+constexpr Kernel kLatent{true, 1, kMultiprocessors}, kLatentF32{false, 1, kMultiprocessors};
+constexpr Kernel kGeneral{true, 8, 2 * kMultiprocessors}, kGeneralF32{false, 8, 2 * kMultiprocessors};
 
-// The general kernel over Llama-3-8B's cache: a tile per kv head (8 per sequence) of 4 query heads,
-// 2 x 128 x 2 bytes a position, two blocks resident per multiprocessor.
-SplitInputs General(bool sixteen_bit) {
-  SplitInputs in;
-  in.sixteen_bit = sixteen_bit;
-  in.multiprocessors = kMultiprocessors;
-  in.position_bytes = 2 * 128 * (sixteen_bit ? 2 : 4);
-  in.partial_bytes = 2 * 4 * 128 * 4;
-  return in;
-}
-
-std::vector<int64_t> Plan(const std::vector<TileReach>& tiles, const SplitInputs& in, int64_t resident) {
-  absl::StatusOr<std::vector<int64_t>> chunks = PlanChunks(tiles, in, [&]() -> absl::StatusOr<int64_t> { return resident; });
+std::vector<int64_t> Plan(const std::vector<TileReach>& tiles, const Kernel& k) {
+  absl::StatusOr<std::vector<int64_t>> chunks =
+      PlanChunks(tiles, k.sixteen_bit, [&]() -> absl::StatusOr<int64_t> { return k.resident; });
   EXPECT_TRUE(chunks.ok()) << chunks.status();
   return chunks.ok() ? *chunks : std::vector<int64_t>(tiles.size(), 0);
 }
@@ -54,33 +42,34 @@ int64_t Blocks(const std::vector<TileReach>& tiles, const std::vector<int64_t>& 
 }
 
 TEST(DecodeSplitsTest, ChunksAreWholeStepsWithinTheSplitLimitAndPromptsStayWhole) {
-  for (const SplitInputs& in : {Latent(), General(true), General(false)}) {
+  for (const Kernel& k : {kLatent, kGeneral, kGeneralF32}) {
     for (int64_t batch : {1, 3, 8, 32, 100}) {
       for (int64_t context : {0, 1, 63, 700, 1024, 8192, 32768, 100000}) {
-        SCOPED_TRACE(::testing::Message() << "latent " << in.latent << " 16-bit " << in.sixteen_bit << " batch " << batch
-                                          << " context " << context);
-        std::vector<TileReach> tiles = Decoding(batch, context, in.latent ? 1 : 8);
+        SCOPED_TRACE(::testing::Message() << "tiles a sequence " << k.tiles_per_sequence << " 16-bit " << k.sixteen_bit
+                                          << " batch " << batch << " context " << context);
+        std::vector<TileReach> tiles = Decoding(batch, context, k.tiles_per_sequence);
         tiles.push_back({context + 500, false});  // a prompt's tile in the same step
-        const std::vector<int64_t> chunks = Plan(tiles, in, in.latent ? kMultiprocessors : 2 * kMultiprocessors);
+        const std::vector<int64_t> chunks = Plan(tiles, k);
         for (size_t t = 0; t < tiles.size(); ++t) {
           ASSERT_GT(chunks[t], 0);
           ASSERT_EQ(chunks[t] % kTileTokens, 0);
           ASSERT_LE((tiles[t].positions + chunks[t] - 1) / chunks[t], kMaxSplits);
         }
         EXPECT_GE(chunks.back(), tiles.back().positions) << "a prompt's tile is never split";
+        if (k.sixteen_bit) {  // one wave: the decoding tiles' blocks fit the resident ones (the prompt's is 1)
+          EXPECT_LE(Blocks(tiles, chunks) - 1, std::max(k.resident, batch * k.tiles_per_sequence));
+        }
       }
     }
   }
 }
 
 TEST(DecodeSplitsTest, Float32ChunksDependOnTheSequenceAloneNotOnItsBatch) {
-  SplitInputs latent_f32 = Latent();
-  latent_f32.sixteen_bit = false;
-  for (const SplitInputs& in : {General(false), latent_f32}) {
+  for (const Kernel& k : {kGeneralF32, kLatentF32}) {
     for (int64_t context : {1, 700, 8192, 100000}) {
-      const int64_t alone = Plan(Decoding(1, context, 8), in, 264)[0];
+      const int64_t alone = Plan(Decoding(1, context, k.tiles_per_sequence), k)[0];
       for (int64_t batch : {2, 32, 500}) {
-        EXPECT_EQ(Plan(Decoding(batch, context, 8), in, 264)[0], alone) << context << " x " << batch;
+        EXPECT_EQ(Plan(Decoding(batch, context, k.tiles_per_sequence), k)[0], alone) << context << " x " << batch;
       }
       // 16 chunks of at least 256 positions, in whole steps of 64.
       const int64_t sixteenth = std::max<int64_t>((context + 1 + 15) / 16, 256);
@@ -89,32 +78,30 @@ TEST(DecodeSplitsTest, Float32ChunksDependOnTheSequenceAloneNotOnItsBatch) {
   }
 }
 
-// MLA at batch 1 and batch 8 x 1K: the eighth cap alone would leave most of the 132 multiprocessors
-// idle (5 / 15 / 35 blocks at batch 1); one wave instead. Larger batches keep the capped plan.
-TEST(DecodeSplitsTest, LatentKernelFillsOneWaveWhereTheCapLeavesMultiprocessorsIdle) {
-  struct Cell {
-    int64_t batch, context, blocks;
-  };
-  for (const Cell& c : {Cell{1, 1024, 9}, Cell{1, 8192, 33}, Cell{1, 32768, 129}, Cell{8, 1024, 72},
-                        Cell{8, 8192, 120}, Cell{8, 32768, 264}, Cell{32, 8192, 480}, Cell{32, 32768, 512}}) {
-    const std::vector<TileReach> tiles = Decoding(c.batch, c.context, 1);
-    EXPECT_EQ(Blocks(tiles, Plan(tiles, Latent(), kMultiprocessors)), c.blocks) << c.batch << " x " << c.context;
+struct Cell {
+  int64_t batch, context, blocks;
+};
+void ExpectBlocks(const Kernel& k, const std::vector<Cell>& cells) {
+  for (const Cell& c : cells) {
+    const std::vector<TileReach> tiles = Decoding(c.batch, c.context, k.tiles_per_sequence);
+    EXPECT_EQ(Blocks(tiles, Plan(tiles, k)), c.blocks) << c.batch << " x " << c.context;
   }
 }
 
-// GQA (two blocks resident per multiprocessor here, 264 in all): one wave, rounded down. Batch 32
-// (256 tiles) leaves each tile whole, batch 8 x 8K splits each in 4 (2112 positions each), batch 1 in
-// 33 chunks of 256 (8192 / 33 is under the 256 floor; 32K: 33 of 1024; 1K: 9 of 128, the
-// sixteenth in whole steps).
+// MLA (132 resident blocks): batch 32 splits each sequence in 4 (128 blocks), batch 8 in 16 at 32K
+// (2112 positions each) and 15 at 8K (576), batch 8 x 1K and batch 1 in chunks of the sixteenth or
+// 256 positions, whichever is smaller (9 blocks of 128 at 1K; 33 and 129 of 256 at 8K and 32K).
+TEST(DecodeSplitsTest, LatentKernelFillsOneWaveOfResidentBlocks) {
+  ExpectBlocks(kLatent, {{1, 1024, 9}, {1, 8192, 33}, {1, 32768, 129}, {8, 1024, 72}, {8, 8192, 120},
+                         {8, 32768, 128}, {32, 1024, 128}, {32, 8192, 128}, {32, 32768, 128}});
+}
+
+// GQA (264 resident blocks): batch 32 (256 tiles) leaves each tile whole, batch 8 x 8K splits each
+// in 4 (2112 positions each), batch 1 in 33 chunks of 256 (8192 / 33 is under the 256 floor; 32K:
+// 33 of 1024; 1K: 9 of 128, the sixteenth in whole steps).
 TEST(DecodeSplitsTest, GeneralKernelFillsOneWaveOfResidentBlocks) {
-  struct Cell {
-    int64_t batch, context, blocks;
-  };
-  for (const Cell& c : {Cell{32, 8192, 256}, Cell{32, 1024, 256}, Cell{8, 8192, 256}, Cell{8, 1024, 256},
-                        Cell{1, 8192, 264}, Cell{1, 32768, 264}, Cell{1, 1024, 72}}) {
-    const std::vector<TileReach> tiles = Decoding(c.batch, c.context, 8);
-    EXPECT_EQ(Blocks(tiles, Plan(tiles, General(true), 264)), c.blocks) << c.batch << " x " << c.context;
-  }
+  ExpectBlocks(kGeneral, {{32, 8192, 256}, {32, 1024, 256}, {8, 8192, 256}, {8, 1024, 256}, {1, 8192, 264},
+                          {1, 32768, 264}, {1, 1024, 72}});
 }
 
 }  // namespace
