@@ -24,8 +24,9 @@ int64_t Ceil(int64_t a, int64_t b) { return (a + b - 1) / b; }
 //   1 x 32K, rounded up 10-12% at batch 8 x 32K.
 // - MLA's latent kernel (one block a multiprocessor), 4 layers, against splits of 16 chunks or
 //   more, each split's partial capped at an eighth of the cache it reads: batch 32 x 1K / 8K / 32K
-//   +9 / +16 / +9%, batch 8 x 32K +9%, the rest level (the plans differ only there: the capped
-//   ones ran 160 / 480 / 512 / 264 blocks, 1.2 to 3.9 waves, where one wave runs 128).
+//   +9 / +16 / +9%, batch 8 x 32K +9% (measured with these block counts, balanced in whole stages).
+//   The capped plans ran 160 / 480 / 512 / 264 blocks there, 1.2 to 3.9 waves, where one wave runs
+//   128; elsewhere the plans are the same.
 absl::StatusOr<std::vector<int64_t>> PlanChunks(const std::vector<TileReach>& tiles, bool sixteen_bit,
                                                 const std::function<absl::StatusOr<int64_t>()>& resident_blocks) {
   const int64_t decode_tiles = std::count_if(tiles.begin(), tiles.end(), [](const TileReach& t) { return t.decoding; });
