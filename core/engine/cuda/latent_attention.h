@@ -9,7 +9,7 @@ namespace transmla::cuda {
 
 // The 16-bit kernel for MLA's absorbed attention (one latent row per position serving as every
 // head's key and, through its first value_dim entries, value): each block reads its chunk of a
-// sequence's latent cache once for a tile of 32 query items (heads), through a four-stage
+// sequence's latent cache once for a tile of 32 query items (heads), through a two-stage
 // copy pipeline, with the queries held in registers. A launch with a null kernel means these dims
 // are not compiled (or do not fit); the general kernel then serves.
 absl::StatusOr<TensorCoreLaunch> ChooseLatentAttention(GpuType cache_type, const AttentionLayout& layout,
