@@ -432,11 +432,11 @@ absl::StatusOr<TensorCoreLaunch> ChooseTensorCore(const AttentionLayout& layout,
 }  // namespace
 
 absl::StatusOr<TensorCoreLaunch> ConfigureLaunch(const void* kernel, int threads, size_t shared_bytes,
-                                                 const AttentionDeviceLimits& limits) {
+                                                 const AttentionDeviceLimits& limits, int tile_rows) {
   if (shared_bytes > static_cast<size_t>(limits.shared_per_block)) return TensorCoreLaunch{};
   CUDA_RETURN_IF_ERROR(
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes)));
-  return TensorCoreLaunch{kernel, threads, shared_bytes};
+  return TensorCoreLaunch{kernel, threads, shared_bytes, tile_rows};
 }
 
 absl::StatusOr<AttentionDeviceLimits> CurrentDeviceLimits() {

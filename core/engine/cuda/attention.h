@@ -47,9 +47,10 @@ struct TensorCoreLaunch {
   int tile_rows = 0;  // query items per tile, for the prompt kernels (which fix it); else the plan's
 };
 // `kernel` with `threads` a block and `shared_bytes` of dynamic shared memory, the kernel's limit
-// raised to that; a null kernel where a block may not have that much on this device.
+// raised to that, taking tiles of `tile_rows` items where it fixes them; a null kernel where a block
+// may not have that much on this device.
 absl::StatusOr<TensorCoreLaunch> ConfigureLaunch(const void* kernel, int threads, size_t shared_bytes,
-                                                 const AttentionDeviceLimits& limits);
+                                                 const AttentionDeviceLimits& limits, int tile_rows = 0);
 
 // The blocks of one step's attention, planned once per Forward on the host and used by every layer:
 // query tiles of (token, head) items sharing a kv head; a decoding sequence's context is split in

@@ -324,8 +324,7 @@ void CopyHeadsWithRope(std::initializer_list<HeadCopy> copies, int64_t rows, con
   int blocks = 0;
   for (const HeadCopy& c : copies) {
     all.copy[all.count] = c;
-    all.blocks[all.count++] = Blocks(c.heads * c.dims);
-    blocks += Blocks(c.heads * c.dims);
+    blocks += all.blocks[all.count++] = Blocks(c.heads * c.dims);
   }
   const dim3 grid(static_cast<unsigned>(blocks),
                   static_cast<unsigned>(std::min((rows + kCopyRows - 1) / kCopyRows, kMaxGridRows)));

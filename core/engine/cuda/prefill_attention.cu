@@ -206,11 +206,8 @@ __global__ void __launch_bounds__(kWarps * 32)
 template <typename T, int Dk, int Dv>
 absl::StatusOr<TensorCoreLaunch> Configure(const AttentionDeviceLimits& limits) {
   constexpr int kWarps = kPrefillTileRows / 16;
-  ASSIGN_OR_RETURN(TensorCoreLaunch launch,
-                   ConfigureLaunch(reinterpret_cast<const void*>(PrefillAttentionKernel<T, kWarps, Dk, Dv>), kWarps * 32,
-                                   PrefillShape<kWarps, Dk, Dv>::Elements() * sizeof(T), limits));
-  launch.tile_rows = kPrefillTileRows;
-  return launch;
+  return ConfigureLaunch(reinterpret_cast<const void*>(PrefillAttentionKernel<T, kWarps, Dk, Dv>), kWarps * 32,
+                         PrefillShape<kWarps, Dk, Dv>::Elements() * sizeof(T), limits, kPrefillTileRows);
 }
 
 // The (key, value) dims compiled: Llama heads of 64 and 128, and MLA prompts (nope + rope keys).

@@ -8,7 +8,6 @@
 #include "core/engine/cuda/launch.cuh"
 #include "core/engine/cuda/prefill_attention.h"
 #include "core/engine/cuda/wgmma.cuh"
-#include "core/util/status_macros.h"
 
 namespace transmla::cuda {
 namespace {
@@ -229,10 +228,8 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(KernelArgs a) 
 
 template <typename T, int Dk, int Dv>
 absl::StatusOr<TensorCoreLaunch> Configure(const AttentionDeviceLimits& limits) {
-  ASSIGN_OR_RETURN(TensorCoreLaunch launch, ConfigureLaunch(reinterpret_cast<const void*>(PrefillWgmmaKernel<T, Dk, Dv>),
-                                                            kThreads, SharedBytes(Dk, Dv), limits));
-  launch.tile_rows = kRows;
-  return launch;
+  return ConfigureLaunch(reinterpret_cast<const void*>(PrefillWgmmaKernel<T, Dk, Dv>), kThreads, SharedBytes(Dk, Dv),
+                         limits, kRows);
 }
 
 // Key dims in whole 128-byte swizzle atoms, value dims that one m64nNk16 covers: Llama heads of 64
