@@ -60,8 +60,19 @@ inline void ExpectAttentionMatchesDouble(cuda::AttentionPlan& plan, const cuda::
   ASSERT_TRUE(dout.Reserve(static_cast<size_t>(rows * l.heads * l.value_dim) * 4).ok());
 
   ASSERT_TRUE(plan.Build(slices, l, cuda::GpuType::kBF16, nullptr).ok());
-  const absl::Status run = plan.Run(dq.get(), static_cast<const void* const*>(dcaches.get()), dout.get(),
-                                    cuda::GpuType::kF32, nullptr);
+  DeviceBuffer dmaps;
+  if (plan.needs_cache_maps()) {
+    std::vector<cuda::CacheTensorMap> maps;
+    for (size_t s = 0; s < sequences.size(); ++s) {
+      absl::StatusOr<cuda::CacheTensorMap> map = cuda::EncodeCacheTensorMap(
+          cache_pointers[s], sequences[s].start + sequences[s].count, l.token_stride, cuda::GpuType::kBF16);
+      ASSERT_TRUE(map.ok()) << map.status();
+      maps.push_back(*map);
+    }
+    ASSERT_TRUE(dmaps.Upload(maps.data(), maps.size() * sizeof(cuda::CacheTensorMap)).ok());
+  }
+  const absl::Status run = plan.Run(dq.get(), static_cast<const void* const*>(dcaches.get()),
+                                    dmaps.as<const cuda::CacheTensorMap>(), dout.get(), cuda::GpuType::kF32, nullptr);
   ASSERT_TRUE(run.ok()) << run;
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   std::vector<float> out(static_cast<size_t>(rows * l.heads * l.value_dim));

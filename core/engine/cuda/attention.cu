@@ -551,10 +551,13 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
   return absl::OkStatus();
 }
 
-absl::Status AttentionPlan::Run(const void* q, const void* const* caches, void* out, GpuType out_type,
-                                cudaStream_t stream) {
+absl::Status AttentionPlan::Run(const void* q, const void* const* caches, const CacheTensorMap* cache_maps, void* out,
+                                GpuType out_type, cudaStream_t stream) {
+  if (needs_cache_maps() && cache_maps == nullptr) {
+    return absl::FailedPreconditionError("this attention plan copies through the caches' tensor maps: none given");
+  }
   const int32_t* splits = reinterpret_cast<const int32_t*>(tiles_table_.as<TileWork>() + tiles_);
-  const KernelArgs args{q, caches, slices_.as<AttentionSlice>(), tiles_table_.as<TileWork>(),
+  const KernelArgs args{q, caches, cache_maps, slices_.as<AttentionSlice>(), tiles_table_.as<TileWork>(),
                         blocks_table_.as<BlockWork>(), layout_, tile_rows_, partial_out_.f(), partial_max_.f(),
                         partial_sum_.f(), splits, out, out_type};
   const unsigned grid = static_cast<unsigned>(blocks_), threads = kAttentionWarps * 32;

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/engine/cuda/cache_tensor_map.h"
 #include "core/engine/cuda/device_buffer.h"
 #include "core/engine/cuda/gpu_type.h"
 
@@ -45,6 +46,7 @@ struct TensorCoreLaunch {
   int threads = 0;
   size_t shared_bytes = 0;
   int tile_rows = 0;  // query items per tile, for the prompt kernels (which fix it); else the plan's
+  bool reads_cache_maps = false;  // copies cache tiles through each slice's CacheTensorMap
 };
 // `kernel` with `threads` a block and `shared_bytes` of dynamic shared memory, the kernel's limit
 // raised to that, taking tiles of `tile_rows` items where it fixes them; a null kernel where a block
@@ -63,8 +65,12 @@ class AttentionPlan {
 
   // out [rows x heads x value_dim] (out_type) = softmax(q k^T * scale, causal) v for every row and head.
   // q: [rows x heads x query_head_stride] of the cache's type (float32 for an f32 cache).
-  // caches: per slice, its layer cache (device array of pointers).
-  absl::Status Run(const void* q, const void* const* caches, void* out, GpuType out_type, cudaStream_t stream);
+  // caches: per slice, its layer cache (device array of pointers); cache_maps: per slice, that
+  // cache's map (device array), where needs_cache_maps(), else ignored.
+  absl::Status Run(const void* q, const void* const* caches, const CacheTensorMap* cache_maps, void* out,
+                   GpuType out_type, cudaStream_t stream);
+  // Whether Run needs the caches' tensor maps: the kernel the last Build chose copies through them.
+  bool needs_cache_maps() const { return launch_.reads_cache_maps; }
 
   // Plans for `limits` from now on instead of the current device's (tests: the mma.sync prompt kernel
   // on a GPU that would take the warpgroup one).

@@ -29,6 +29,7 @@ constexpr float kLog2e = 1.4426950408889634f;
 struct KernelArgs {
   const void* q;
   const void* const* caches;
+  const CacheTensorMap* cache_maps;  // per slice, for kernels that copy through them
   const AttentionSlice* slices;
   const TileWork* tiles;
   const BlockWork* blocks;

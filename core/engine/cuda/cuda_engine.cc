@@ -52,10 +52,16 @@ absl::Status CudaEngine::GqaAttention(int64_t layer, const LayerWeights& w, int6
   v.rope_dims = 0;
   v.out_offset = kv;
   CopyHeadsWithRope({q, k, v}, rows, rope, kStream);
-  const void* const* layer_caches = slice_caches_.as<const void*>() + layer * cached_slices_;
-  RETURN_IF_ERROR(plan_.Run(query_.get(), layer_caches, attended_.get(), type_, kStream));
+  RETURN_IF_ERROR(RunPlan(layer));
   RETURN_IF_ERROR(Linear(attended_.get(), w.o_proj, rows, x_.f(), 1.0f));
   return absl::OkStatus();
+}
+
+absl::Status CudaEngine::RunPlan(int64_t layer) {
+  const void* const* layer_caches = slice_caches_.as<const void*>() + layer * cached_slices_;
+  const CacheTensorMap* layer_maps =
+      plan_.needs_cache_maps() ? slice_maps_.as<const CacheTensorMap>() + layer * cached_slices_ : nullptr;
+  return plan_.Run(query_.get(), layer_caches, layer_maps, attended_.get(), type_, kStream);
 }
 
 absl::Status CudaEngine::MlaAttention(int64_t layer, const LayerWeights& w, int64_t rows) {
@@ -90,8 +96,7 @@ absl::Status CudaEngine::MlaAttention(int64_t layer, const LayerWeights& w, int6
     } else {
       CopyHeadsWithRope({pe}, rows, rope, kStream);
     }
-    const void* const* layer_caches = slice_caches_.as<const void*>() + layer * cached_slices_;
-    RETURN_IF_ERROR(plan_.Run(query_.get(), layer_caches, attended_.get(), type_, kStream));
+    RETURN_IF_ERROR(RunPlan(layer));
     // Per head: values = W_UV (latent mix).
     const void* w_uv = static_cast<const char*>(w.kv_b.data.get()) + MatrixBytes(nope, rank, type_);
     RETURN_IF_ERROR(Gemm(blas_, {attended_.get(), type_, h * rank, rank}, {w_uv, type_, rank, (nope + v_dim) * rank},
@@ -147,6 +152,17 @@ absl::Status CudaEngine::PlanStep(const std::vector<AttentionSlice>& slices, con
   RETURN_IF_ERROR(row_caches_.Upload(row_caches.data(), row_caches.size() * sizeof(void*)));
   RETURN_IF_ERROR(slice_caches_.Upload(slice_caches.data(), slice_caches.size() * sizeof(void*)));
   if (!cached.empty()) RETURN_IF_ERROR(plan_.Build(cached, layout_, type_, kStream));
+  if (!cached.empty() && plan_.needs_cache_maps()) {
+    std::vector<CacheTensorMap> maps;
+    for (int64_t l = 0; l < layers; ++l) {
+      for (size_t i = 0; i < slices.size(); ++i) {
+        if (via_prompt_path[i]) continue;
+        ASSIGN_OR_RETURN(maps.emplace_back(),
+                         cache_maps_.Get(owners[i]->layer(l), owners[i]->capacity(), layout_.token_stride, type_));
+      }
+    }
+    RETURN_IF_ERROR(slice_maps_.Upload(maps.data(), maps.size() * sizeof(CacheTensorMap)));
+  }
   return PlanPrompts(rows);
 }
 

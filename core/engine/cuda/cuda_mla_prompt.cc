@@ -79,7 +79,8 @@ absl::Status CudaEngine::MlaPromptAttention(int64_t layer, const LayerWeights& w
   CopyHeadsWithRope({{queries, queries_ld, qk, h, qk, nope, rope_dims, prompt_query_.get(), nullptr, type_,
                       h * l.key_dim, 0, l.key_dim, 0}},
                     rows, Rope(), nullptr);
-  return prompt_plan_.Run(prompt_query_.get(), prompt_caches_.as<const void*>(), values_.get(), type_, nullptr);
+  return prompt_plan_.Run(prompt_query_.get(), prompt_caches_.as<const void*>(), nullptr, values_.get(), type_,
+                          nullptr);
 }
 
 }  // namespace transmla::cuda

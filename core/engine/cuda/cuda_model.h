@@ -9,6 +9,7 @@
 
 #include "core/engine/cpu/kv_cache.h"
 #include "core/engine/cuda/attention.h"
+#include "core/engine/cuda/cache_tensor_map.h"
 #include "core/engine/cuda/device_buffer.h"
 #include "core/engine/cuda/gemm.h"
 #include "core/engine/cuda/gpu_type.h"
@@ -92,6 +93,8 @@ class CudaEngine : public Engine {
   // into the residual stream.
   absl::Status GqaAttention(int64_t layer, const LayerWeights& w, int64_t rows);
   absl::Status MlaAttention(int64_t layer, const LayerWeights& w, int64_t rows);
+  // plan_ over this step's cached slices at `layer`: query_ -> attended_.
+  absl::Status RunPlan(int64_t layer);
   // The MLA prompt path (cuda_mla_prompt.cc): whether a slice takes it (then it joins prompts_), its
   // plan for the step, and its attention, writing the prompt rows of values_.
   bool TakePromptPath(const AttentionSlice& slice, const CudaSequence& sequence);
@@ -130,6 +133,7 @@ class CudaEngine : public Engine {
   DeviceBuffer final_norm_, inv_freq_, staging_;
   std::vector<LayerWeights> layers_;
   AttentionPlan plan_;
+  CacheTensorMaps cache_maps_;
   struct PromptSlice {
     AttentionSlice slice;
     const CudaSequence* sequence;
@@ -141,7 +145,8 @@ class CudaEngine : public Engine {
   AttentionPlan prompt_plan_;
   DeviceBuffer prompt_caches_, expanded_, prompt_query_;
   // Per-step tables and scratch, grown as needed.
-  DeviceBuffer ids_, positions_, rope_angles_, row_caches_, slice_caches_, out_rows_, greedy_rows_, greedy_tokens_;
+  DeviceBuffer ids_, positions_, rope_angles_, row_caches_, slice_caches_, slice_maps_, out_rows_, greedy_rows_,
+      greedy_tokens_;
   PinnedBuffer host_logits_, host_greedy_tokens_;
   DeviceBuffer x_, normed_, proj_, q_, q_nope_, query_, attended_, values_, gate_up_, act_, picked_, logits_;
 };

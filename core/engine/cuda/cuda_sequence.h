@@ -47,6 +47,7 @@ class CudaSequence : public Sequence {
   }
   void Commit(int64_t extra) { length_ += extra; }
   void* layer(int64_t i) const { return layers_[static_cast<size_t>(i)].get(); }
+  int64_t capacity() const { return capacity_; }  // positions each layer's cache holds
 
  private:
   int64_t BytesPerToken() const { return static_cast<int64_t>(layers_.size()) * token_bytes_; }

@@ -10,6 +10,7 @@
 #include "core/engine/cuda/cuda_status.h"
 #include "core/engine/cuda/launch.cuh"
 #include "core/engine/cuda/mma.cuh"
+#include "core/util/status_macros.h"
 
 namespace transmla::cuda {
 namespace {
@@ -270,6 +271,8 @@ absl::StatusOr<TensorCoreLaunch> ForDims(const AttentionLayout& l, int tile_rows
 absl::StatusOr<TensorCoreLaunch> ChooseLatentAttention(GpuType cache_type, const AttentionLayout& layout,
                                                        int tile_rows, const AttentionDeviceLimits& limits) {
   if (!ValueInKey(layout)) return TensorCoreLaunch{};
+  ASSIGN_OR_RETURN(const TensorCoreLaunch wgmma, ChooseLatentWgmma(cache_type, layout, tile_rows, limits));
+  if (wgmma.kernel != nullptr) return wgmma;
   switch (cache_type) {
     case GpuType::kBF16: return ForDims<__nv_bfloat16>(layout, tile_rows, limits);
     case GpuType::kF16: return ForDims<__half>(layout, tile_rows, limits);

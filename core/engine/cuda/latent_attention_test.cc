@@ -1,11 +1,12 @@
 // MLA's absorbed attention (one [latent | rope] row per position, every head's key, its latent
 // prefix their value) through the latent kernel on random 16-bit data, against a double-precision
 // softmax of the same values: decoding contexts of 1 to 5000 positions (split and unsplit blocks,
-// partial stages) next to a 5-token prompt, for both compiled dims. Before this test, the 576/512
-// dims (DeepSeek's, the 8B conversion's) ran only in the benchmark. Skips without a GPU.
+// partial stages) next to a 5-token prompt, for both compiled dims, with the warpgroup MMAs (where
+// the GPU runs them) and with mma.sync. Skips without a GPU.
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #ifdef TRANSMLA_HAVE_CUDA
@@ -19,40 +20,68 @@ namespace {
 
 #ifdef TRANSMLA_HAVE_CUDA
 using ::transmla::testing::ExpectAttentionMatchesDouble;
+using ::transmla::testing::SlicesOf;
+using ::transmla::testing::StepSequence;
 
-struct LatentDims {
-  int64_t key_dim, value_dim;
+struct LatentCase {
+  int64_t key_dim, value_dim, heads;
+  bool warpgroup_mma;
 };
 
-void PrintTo(const LatentDims& d, std::ostream* os) { *os << "key dim " << d.key_dim << ", value dim " << d.value_dim; }
-
-// One plan over four decoding sequences and a prompt: contexts 1, 70, 1000 and 5000, and 5 prompt
-// tokens after 130.
-void CheckAgainstDouble(const LatentDims& dims) {
-  AttentionLayout l;
-  l.heads = 32;
-  l.kv_heads = 1;
-  l.key_dim = l.token_stride = l.query_head_stride = dims.key_dim;
-  l.value_dim = dims.value_dim;
-  l.scale = 0.07f;
-  AttentionPlan plan;
-  ExpectAttentionMatchesDouble(plan, l, {{0, 1}, {69, 1}, {999, 1}, {4999, 1}, {130, 5}}, 11);
+void PrintTo(const LatentCase& c, std::ostream* os) {
+  *os << c.key_dim << "/" << c.value_dim << ", " << c.heads << " heads"
+      << (c.warpgroup_mma ? ", warpgroup MMAs" : ", mma.sync");
 }
 
-class CudaLatentAttentionTest : public ::testing::TestWithParam<LatentDims> {
+class CudaLatentAttentionTest : public ::testing::TestWithParam<LatentCase> {
  protected:
   void SetUp() override {
     std::string why;
     if (!CudaDeviceAvailable(&why)) GTEST_SKIP() << "no CUDA device here (" << why << ")";
+    absl::StatusOr<AttentionDeviceLimits> limits = CurrentDeviceLimits();
+    ASSERT_TRUE(limits.ok()) << limits.status();
+    if (GetParam().warpgroup_mma && !limits->warpgroup_mma) {
+      GTEST_SKIP() << "this GPU does not run the build's sm_90a kernels";
+    }
+    limits->warpgroup_mma = GetParam().warpgroup_mma;
+    limits_ = *limits;
   }
+  AttentionDeviceLimits limits_;
 };
 
-TEST_P(CudaLatentAttentionTest, MatchesDoublePrecision) { CheckAgainstDouble(GetParam()); }
+// One plan over four decoding sequences and a prompt: contexts 1, 70, 1000 and 5000, and 5 prompt
+// tokens after 130. With 16 heads a tile holds two tokens (and a decoding sequence half a tile).
+TEST_P(CudaLatentAttentionTest, MatchesDoublePrecision) {
+  AttentionLayout l;
+  l.heads = GetParam().heads;
+  l.kv_heads = 1;
+  l.key_dim = l.token_stride = l.query_head_stride = GetParam().key_dim;
+  l.value_dim = GetParam().value_dim;
+  l.scale = 0.07f;
+  const std::vector<StepSequence> sequences = {{0, 1}, {69, 1}, {999, 1}, {4999, 1}, {130, 5}};
+  AttentionPlan plan;
+  plan.OverrideDeviceLimits(limits_);
+  ASSERT_NO_FATAL_FAILURE(ExpectAttentionMatchesDouble(plan, l, sequences, 11));
+  AttentionPlan other;  // the kernel that ran is the latent kernel asked for, not the other or the general one
+  other.OverrideDeviceLimits({limits_.multiprocessors, limits_.shared_per_block, limits_.shared_per_multiprocessor,
+                              !limits_.warpgroup_mma});
+  ASSERT_TRUE(other.Build(SlicesOf(sequences), l, GpuType::kBF16, nullptr).ok());
+  ASSERT_NE(plan.kernel(), other.kernel());
+}
 
-INSTANTIATE_TEST_SUITE_P(Dims, CudaLatentAttentionTest, ::testing::Values(LatentDims{576, 512}, LatentDims{304, 256}),
-                         [](const ::testing::TestParamInfo<LatentDims>& info) {
-                           return "Key" + std::to_string(info.param.key_dim) + "Value" + std::to_string(info.param.value_dim);
+INSTANTIATE_TEST_SUITE_P(Dims, CudaLatentAttentionTest,
+                         ::testing::Values(LatentCase{576, 512, 32, true}, LatentCase{304, 256, 32, true},
+                                           LatentCase{576, 512, 16, true}, LatentCase{576, 512, 32, false},
+                                           LatentCase{304, 256, 32, false}, LatentCase{576, 512, 16, false}),
+                         [](const ::testing::TestParamInfo<LatentCase>& info) {
+                           return "Key" + std::to_string(info.param.key_dim) + "Value" +
+                                  std::to_string(info.param.value_dim) + "Heads" + std::to_string(info.param.heads) +
+                                  (info.param.warpgroup_mma ? "WarpgroupMma" : "MmaSync");
                          });
+#else
+TEST(CudaLatentAttentionTest, MatchesDoublePrecision) {
+  GTEST_SKIP() << "this build has no CUDA backend (no nvcc, or TRANSMLA_WITH_CUDA=OFF)";
+}
 #endif
 
 }  // namespace

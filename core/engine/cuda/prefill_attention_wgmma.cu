@@ -20,20 +20,16 @@ constexpr int kRows = 192;
 constexpr int kThreads = 2 * kRows;  // a warpgroup of 128 threads for 64 rows
 constexpr int kKeys = kTileTokens;  // cache positions per stage: 64
 constexpr int kStages = 3;        // two in flight while one is computed on
-constexpr int kRowBytes = 128, kAtomBytes = 1024;
+constexpr int kAtomBytes = kSwizzleAtomBytes;
 
 // Operands in shared memory: [dim block of 64][rows][128 bytes], 8 rows per 128-byte swizzle atom.
-__host__ __device__ constexpr int BlockBytes(int dims, int rows) { return (dims / 64) * rows * kRowBytes; }
+__host__ __device__ constexpr int BlockBytes(int dims, int rows) { return SwizzledBlockBytes(dims, rows); }
 __host__ __device__ constexpr int StageBytes(int dk, int dv) { return BlockBytes(dk, kKeys) + BlockBytes(dv, kKeys); }
 __host__ __device__ constexpr int SharedBytes(int dk, int dv) {
   return kAtomBytes + BlockBytes(dk, kRows) + kStages * StageBytes(dk, dv);
 }
 
 #if TRANSMLA_WGMMA_COMPILED
-__device__ __forceinline__ int SwizzledOffset(int dim_block, int rows, int row, int chunk) {
-  return (dim_block * rows + row) * kRowBytes + ((chunk ^ row % 8) * 16);
-}
-
 template <typename T>
 __device__ __forceinline__ uint32_t PackPair(float low, float high) {
   if constexpr (std::is_same_v<T, __nv_bfloat16>) {
@@ -45,20 +41,9 @@ __device__ __forceinline__ uint32_t PackPair(float low, float high) {
   }
 }
 
-// Rows [0, rows) x `dims` values of a row-major source (row r at src(r)) into the swizzled layout,
-// 16 bytes per copy; rows at or past `valid` become zeros.
 template <typename T, typename Source>
 __device__ __forceinline__ void CopyRows(unsigned char* dst, int rows, int valid, int dims, const Source& src) {
-  const int chunks = dims / 8;
-  for (int i = threadIdx.x; i < rows * chunks; i += kThreads) {
-    const int r = i / chunks, c = i % chunks;
-    unsigned char* d = dst + SwizzledOffset(c / 8, rows, r, c % 8);
-    if (r < valid) {
-      __pipeline_memcpy_async(d, src(r) + c * 8, 16);
-    } else {
-      *reinterpret_cast<uint4*>(d) = make_uint4(0, 0, 0, 0);
-    }
-  }
+  CopySwizzledRows<kThreads, T>(dst, rows, valid, dims, threadIdx.x, src);
 }
 #endif
 
@@ -91,7 +76,6 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(KernelArgs a) 
         return [=](int r) { return cache + static_cast<int64_t>(t0 + r) * l.token_stride + offset; };
       };
       CopyRows<T>(k_dst, kKeys, kv_end - t0, Dk, row(key_offset));
-      // Zeros past the end, not stale data: a zero probability times a NaN would still be NaN.
       CopyRows<T>(k_dst + BlockBytes(Dk, kKeys), kKeys, kv_end - t0, Dv, row(value_offset));
     }
     __pipeline_commit();
@@ -120,7 +104,7 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(KernelArgs a) 
   for (int i = 0; i < kKeys / 2; ++i) s.d[i] = 0;
   float max_low = -INFINITY, max_high = -INFINITY, sum_low = 0, sum_high = 0;
   const float scale = l.scale * kLog2e;
-  const unsigned char* q_rows = qs + warpgroup * 64 * kRowBytes;
+  const unsigned char* q_rows = qs + warpgroup * 64 * kSwizzleRowBytes;
 
   for (int step = 0; step < steps; ++step) {
     __pipeline_wait_prior(kStages - 2);

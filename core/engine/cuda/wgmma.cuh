@@ -7,6 +7,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_pipeline.h>
 
 #include <cstdint>
 #include <type_traits>
@@ -30,6 +31,36 @@ __device__ __forceinline__ uint64_t SwizzledOperand(const void* start, uint32_t 
   const uint64_t encode_mask = 0x3FFFF, swizzle_128_bytes = 1;
   return ((SharedAddress(start) & encode_mask) >> 4) | (((leading_stride & encode_mask) >> 4) << 16) |
          (((group_stride & encode_mask) >> 4) << 32) | (swizzle_128_bytes << 62);
+}
+
+constexpr int kSwizzleRowBytes = 128, kSwizzleAtomBytes = 1024;
+
+// Bytes of `rows` rows of `dims` 16-bit values in that layout: one block of [rows][128 bytes] per 64
+// dims (the last one padded).
+__host__ __device__ constexpr int SwizzledBlockBytes(int dims, int rows) {
+  return (dims + 63) / 64 * rows * kSwizzleRowBytes;
+}
+
+__device__ __forceinline__ int SwizzledOffset(int dim_block, int rows, int row, int chunk) {
+  return (dim_block * rows + row) * kSwizzleRowBytes + ((chunk ^ row % 8) * 16);
+}
+
+// Rows [0, rows) x `dims` 16-bit values of a row-major source (row r at src(r)) into the swizzled
+// layout, 16 bytes per cp.async, by `kThreads` threads of which this is `thread`; rows at or past
+// `valid` become zeros (not stale data: a zero probability times a NaN would still be NaN).
+template <int kThreads, typename T, typename Source>
+__device__ __forceinline__ void CopySwizzledRows(unsigned char* dst, int rows, int valid, int dims, int thread,
+                                                 const Source& src) {
+  const int chunks = dims / 8;
+  for (int i = thread; i < rows * chunks; i += kThreads) {
+    const int r = i / chunks, c = i % chunks;
+    unsigned char* d = dst + SwizzledOffset(c / 8, rows, r, c % 8);
+    if (r < valid) {
+      __pipeline_memcpy_async(d, src(r) + c * 8, 16);
+    } else {
+      *reinterpret_cast<uint4*>(d) = make_uint4(0, 0, 0, 0);
+    }
+  }
 }
 
 __device__ __forceinline__ void WarpgroupFence() {
@@ -99,6 +130,27 @@ __device__ __forceinline__ void Wgmma64x64(WarpgroupAccumulator<64>& acc, uint64
     TRANSMLA_WGMMA_SS_64x64("f16");
   }
 #undef TRANSMLA_WGMMA_SS_64x64
+#endif
+}
+
+// D (64 x 32) = A B + (accumulate ? D : 0) over k = 16, both from shared memory: A 64 x 16, K-major or
+// with kTransposeA MN-major (M contiguous); B 16 x 32 K-major.
+template <typename T, bool kTransposeA>
+__device__ __forceinline__ void Wgmma64x32(WarpgroupAccumulator<32>& acc, uint64_t a, uint64_t b, int accumulate) {
+#if TRANSMLA_WGMMA_COMPILED
+  float* d = acc.d;
+#define TRANSMLA_WGMMA_SS_64x32(TYPE)                                                                 \
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"                                           \
+               "wgmma.mma_async.sync.aligned.m64n32k16.f32." TYPE "." TYPE                            \
+               " {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15}, %16, %17, p, 1, 1, %19, 0;\n}\n" \
+               : TRANSMLA_WGMMA_D8(0), TRANSMLA_WGMMA_D8(8)                                           \
+               : "l"(a), "l"(b), "r"(accumulate), "n"(kTransposeA ? 1 : 0))
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    TRANSMLA_WGMMA_SS_64x32("bf16");
+  } else {
+    TRANSMLA_WGMMA_SS_64x32("f16");
+  }
+#undef TRANSMLA_WGMMA_SS_64x32
 #endif
 }
 
