@@ -327,40 +327,87 @@ __device__ void StoreOut(Out* out, int64_t i, float v) {
   out[i] = static_cast<Out>(v);
 }
 
+// out[out_base + c] = sum_s weight[s] partial[s * split_stride + c] * inv_den for c < dv, kWidth
+// consecutive columns a thread, with kLoadsInFlight splits' loads issued before their sums (which
+// keep the split order).
+template <int kWidth, typename Out>
+__device__ __forceinline__ void MergeColumns(const float* partial, int64_t split_stride, int splits, const float* weight,
+                                             float inv_den, int64_t dv, Out* out, int64_t out_base) {
+  constexpr int kLoadsInFlight = 8;
+  for (int64_t c = kWidth * threadIdx.x; c < dv; c += kWidth * blockDim.x) {
+    float num[kWidth] = {};
+    for (int sp0 = 0; sp0 < splits; sp0 += kLoadsInFlight) {
+      float v[kLoadsInFlight][kWidth];
+#pragma unroll
+      for (int u = 0; u < kLoadsInFlight; ++u) {
+        const float* src = partial + (sp0 + u) * split_stride + c;
+        if constexpr (kWidth == 4) {
+          const float4 x = sp0 + u < splits ? *reinterpret_cast<const float4*>(src) : make_float4(0, 0, 0, 0);
+          v[u][0] = x.x;
+          v[u][1] = x.y;
+          v[u][2] = x.z;
+          v[u][3] = x.w;
+        } else {
+          v[u][0] = sp0 + u < splits ? *src : 0.0f;
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kLoadsInFlight; ++u) {
+        if (sp0 + u >= splits) break;
+#pragma unroll
+        for (int w = 0; w < kWidth; ++w) num[w] += weight[sp0 + u] * v[u][w];
+      }
+    }
+#pragma unroll
+    for (int w = 0; w < kWidth; ++w) StoreOut(out, out_base + c + w, num[w] * inv_den);
+  }
+}
+
 // Merges each item's splits: out = sum_s 2^(m_s - M) o_s / sum_s 2^(m_s - M) l_s. One block per
-// (tile, item); its first warp computes the split weights into shared memory.
+// (tile, item); its first warp computes the split weights into shared memory (each lane's loads at
+// once), then MergeColumns.
 template <typename Out>
 __global__ void CombineKernel(KernelArgs a, Out* out) {
+  constexpr int kSplitsPerLane = kMaxSplits / 32;
   WaitForPreviousKernel();
   const TileWork tile = a.tiles[blockIdx.x];
   const int splits = a.tile_splits[blockIdx.x], k = static_cast<int>(blockIdx.y);
   if (splits == 1 || k >= tile.item_count) return;  // written by the attention kernel / no such item
   __shared__ float weight[kMaxSplits];
   __shared__ float inv_den;
+  const int64_t first_slot = tile.partial_base + k, split_stride = tile.item_count;
   if (threadIdx.x < 32) {
     const int lane = threadIdx.x;
-    auto slot = [&](int sp) { return tile.partial_base + static_cast<int64_t>(sp) * tile.item_count + k; };
+    float max_log2[kSplitsPerLane], sum[kSplitsPerLane];
     float m = -FLT_MAX;
-    for (int sp = lane; sp < splits; sp += 32) m = fmaxf(m, a.partial_max[slot(sp)]);
+#pragma unroll
+    for (int i = 0; i < kSplitsPerLane; ++i) {
+      const int sp = lane + 32 * i;
+      max_log2[i] = sp < splits ? a.partial_max[first_slot + sp * split_stride] : -FLT_MAX;
+      sum[i] = sp < splits ? a.partial_sum[first_slot + sp * split_stride] : 0.0f;
+      m = fmaxf(m, max_log2[i]);
+    }
     for (int offset = 16; offset > 0; offset /= 2) m = fmaxf(m, __shfl_xor_sync(0xffffffff, m, offset));
     float den = 0;
-    for (int sp = lane; sp < splits; sp += 32) {
-      weight[sp] = exp2f(a.partial_max[slot(sp)] - m);
-      den += weight[sp] * a.partial_sum[slot(sp)];
+#pragma unroll
+    for (int i = 0; i < kSplitsPerLane; ++i) {
+      const int sp = lane + 32 * i;
+      if (sp < splits) {
+        weight[sp] = exp2f(max_log2[i] - m);
+        den += weight[sp] * sum[i];
+      }
     }
     for (int offset = 16; offset > 0; offset /= 2) den += __shfl_xor_sync(0xffffffff, den, offset);
     if (lane == 0) inv_den = den > 0 ? 1.0f / den : 0.0f;
   }
   __syncthreads();
-  const int64_t dv = a.layout.value_dim;
   const Item it = ItemOf(a, tile, k);
-  for (int64_t c = threadIdx.x; c < dv; c += blockDim.x) {
-    float num = 0;
-    for (int sp = 0; sp < splits; ++sp) {
-      const int64_t slot = tile.partial_base + static_cast<int64_t>(sp) * tile.item_count + k;
-      num += weight[sp] * a.partial_out[slot * dv + c];
-    }
-    StoreOut(out, (it.row * a.layout.heads + it.head) * dv + c, num * inv_den);
+  const int64_t dv = a.layout.value_dim, out_base = (it.row * a.layout.heads + it.head) * dv;
+  const float* partial = a.partial_out + first_slot * dv;
+  if (dv % 4 == 0) {
+    MergeColumns<4>(partial, split_stride * dv, splits, weight, inv_den, dv, out, out_base);
+  } else {
+    MergeColumns<1>(partial, split_stride * dv, splits, weight, inv_den, dv, out, out_base);
   }
 }
 
