@@ -98,7 +98,7 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
       }
     }
   };
-  CopySwizzledRows<kThreads, T>(qs, kItems, tile.item_count, Dk, threadIdx.x, [&](int r) {
+  CopySwizzledRows<kThreads>(qs, kItems, tile.item_count, Dk, threadIdx.x, [&](int r) {
     const Item it = ItemOf(a, tile, r);
     return static_cast<const T*>(a.q) + (it.row * l.heads + it.head) * l.query_head_stride;
   });

@@ -41,9 +41,9 @@ __device__ __forceinline__ uint32_t PackPair(float low, float high) {
   }
 }
 
-template <typename T, typename Source>
+template <typename Source>
 __device__ __forceinline__ void CopyRows(unsigned char* dst, int rows, int valid, int dims, const Source& src) {
-  CopySwizzledRows<kThreads, T>(dst, rows, valid, dims, threadIdx.x, src);
+  CopySwizzledRows<kThreads>(dst, rows, valid, dims, threadIdx.x, src);
 }
 #endif
 
@@ -75,12 +75,12 @@ __global__ void __launch_bounds__(kThreads, 1) PrefillWgmmaKernel(KernelArgs a) 
       const auto row = [&](int64_t offset) {
         return [=](int r) { return cache + static_cast<int64_t>(t0 + r) * l.token_stride + offset; };
       };
-      CopyRows<T>(k_dst, kKeys, kv_end - t0, Dk, row(key_offset));
-      CopyRows<T>(k_dst + BlockBytes(Dk, kKeys), kKeys, kv_end - t0, Dv, row(value_offset));
+      CopyRows(k_dst, kKeys, kv_end - t0, Dk, row(key_offset));
+      CopyRows(k_dst + BlockBytes(Dk, kKeys), kKeys, kv_end - t0, Dv, row(value_offset));
     }
     __pipeline_commit();
   };
-  CopyRows<T>(qs, kRows, tile.item_count, Dk, [&](int r) {
+  CopyRows(qs, kRows, tile.item_count, Dk, [&](int r) {
     const Item it = ItemOf(a, tile, r);
     return static_cast<const T*>(a.q) + (it.row * l.heads + it.head) * l.query_head_stride;
   });

@@ -48,7 +48,7 @@ __device__ __forceinline__ int SwizzledOffset(int dim_block, int rows, int row, 
 // Rows [0, rows) x `dims` 16-bit values of a row-major source (row r at src(r)) into the swizzled
 // layout, 16 bytes per cp.async, by `kThreads` threads of which this is `thread`; rows at or past
 // `valid` become zeros (not stale data: a zero probability times a NaN would still be NaN).
-template <int kThreads, typename T, typename Source>
+template <int kThreads, typename Source>
 __device__ __forceinline__ void CopySwizzledRows(unsigned char* dst, int rows, int valid, int dims, int thread,
                                                  const Source& src) {
   const int chunks = dims / 8;
