@@ -1,5 +1,6 @@
-// A check of the CUDA attention plan against a double-precision causal softmax, shared by the
-// kernel tests (latent_attention_test.cc, prefill_attention_test.cc). Builds with the CUDA backend only.
+// A check of the CUDA attention plan against a double-precision causal softmax and the fixture of the
+// kernel tests that use it (latent_attention_test.cc, prefill_attention_test.cc). Builds with the
+// CUDA backend only.
 #ifndef TRANSMLA_TESTS_TESTING_CUDA_ATTENTION_CHECK_H_
 #define TRANSMLA_TESTS_TESTING_CUDA_ATTENTION_CHECK_H_
 
@@ -7,9 +8,11 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/engine/cuda/attention.h"
+#include "core/engine/cuda/cuda_engine.h"
 #include "core/engine/cuda/device_buffer.h"
 #include "gtest/gtest.h"
 #include "tests/testing/random_bf16.h"
@@ -30,6 +33,39 @@ inline std::vector<cuda::AttentionSlice> SlicesOf(const std::vector<StepSequence
   }
   return slices;
 }
+
+// A kernel test parameterized by whether the warpgroup MMA kernels may be chosen (Param has a
+// `warpgroup_mma` member): skips without a GPU, or when asked for warpgroup kernels the GPU does not
+// run; limits_ holds the device's limits with that choice.
+template <typename Param>
+class AttentionKernelTest : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!cuda::CudaDeviceAvailable(&why)) GTEST_SKIP() << "no CUDA device here (" << why << ")";
+    absl::StatusOr<cuda::AttentionDeviceLimits> limits = cuda::CurrentDeviceLimits();
+    ASSERT_TRUE(limits.ok()) << limits.status();
+    if (this->GetParam().warpgroup_mma && !limits->warpgroup_mma) {
+      GTEST_SKIP() << "this GPU does not run the build's sm_90a kernels";
+    }
+    limits->warpgroup_mma = this->GetParam().warpgroup_mma;
+    limits_ = *limits;
+  }
+
+  // Asserts that a plan for the same step with the other choice takes another kernel than `plan`:
+  // the kernel that ran is the one the case asks for.
+  void ExpectOtherChoiceTakesAnotherKernel(const cuda::AttentionPlan& plan, const cuda::AttentionLayout& l,
+                                           const std::vector<StepSequence>& sequences) {
+    cuda::AttentionPlan other;
+    cuda::AttentionDeviceLimits limits = limits_;
+    limits.warpgroup_mma = !limits.warpgroup_mma;
+    other.OverrideDeviceLimits(limits);
+    ASSERT_TRUE(other.Build(SlicesOf(sequences), l, cuda::GpuType::kBF16, nullptr).ok());
+    ASSERT_NE(plan.kernel(), other.kernel());
+  }
+
+  cuda::AttentionDeviceLimits limits_;
+};
 
 // Runs `plan` (built here for BF16 caches of layout `l`, with its device limits as the caller left
 // them) on random BF16 queries and caches for `sequences` and asserts that every output is within

@@ -11,7 +11,6 @@
 #include "gtest/gtest.h"
 #ifdef TRANSMLA_HAVE_CUDA
 #include "core/engine/cuda/attention.h"
-#include "core/engine/cuda/cuda_engine.h"
 #include "tests/testing/cuda_attention_check.h"
 #endif
 
@@ -20,7 +19,6 @@ namespace {
 
 #ifdef TRANSMLA_HAVE_CUDA
 using ::transmla::testing::ExpectAttentionMatchesDouble;
-using ::transmla::testing::SlicesOf;
 using ::transmla::testing::StepSequence;
 
 struct LatentCase {
@@ -33,21 +31,7 @@ void PrintTo(const LatentCase& c, std::ostream* os) {
       << (c.warpgroup_mma ? ", warpgroup MMAs" : ", mma.sync");
 }
 
-class CudaLatentAttentionTest : public ::testing::TestWithParam<LatentCase> {
- protected:
-  void SetUp() override {
-    std::string why;
-    if (!CudaDeviceAvailable(&why)) GTEST_SKIP() << "no CUDA device here (" << why << ")";
-    absl::StatusOr<AttentionDeviceLimits> limits = CurrentDeviceLimits();
-    ASSERT_TRUE(limits.ok()) << limits.status();
-    if (GetParam().warpgroup_mma && !limits->warpgroup_mma) {
-      GTEST_SKIP() << "this GPU does not run the build's sm_90a kernels";
-    }
-    limits->warpgroup_mma = GetParam().warpgroup_mma;
-    limits_ = *limits;
-  }
-  AttentionDeviceLimits limits_;
-};
+using CudaLatentAttentionTest = ::transmla::testing::AttentionKernelTest<LatentCase>;
 
 // One plan over four decoding sequences and a prompt: contexts 1, 70, 1000 and 5000, and 5 prompt
 // tokens after 130. With 16 heads a tile holds two tokens (and a decoding sequence half a tile).
@@ -62,11 +46,8 @@ TEST_P(CudaLatentAttentionTest, MatchesDoublePrecision) {
   AttentionPlan plan;
   plan.OverrideDeviceLimits(limits_);
   ASSERT_NO_FATAL_FAILURE(ExpectAttentionMatchesDouble(plan, l, sequences, 11));
-  AttentionPlan other;  // the kernel that ran is the latent kernel asked for, not the other or the general one
-  other.OverrideDeviceLimits({limits_.multiprocessors, limits_.shared_per_block, limits_.shared_per_multiprocessor,
-                              !limits_.warpgroup_mma});
-  ASSERT_TRUE(other.Build(SlicesOf(sequences), l, GpuType::kBF16, nullptr).ok());
-  ASSERT_NE(plan.kernel(), other.kernel());
+  // The latent kernel asked for ran, not the other one or the general kernel.
+  ExpectOtherChoiceTakesAnotherKernel(plan, l, sequences);
 }
 
 INSTANTIATE_TEST_SUITE_P(Dims, CudaLatentAttentionTest,

@@ -36,15 +36,6 @@ __host__ __device__ constexpr int SharedBytes(int dk) {
 __device__ __forceinline__ void WarpgroupBarrier(int group) {
   asm volatile("bar.sync %0, 128;\n" ::"r"(1 + group) : "memory");
 }
-
-template <typename T>
-__device__ __forceinline__ T FromFloat(float v) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    return __float2bfloat16(v);
-  } else {
-    return __float2half(v);
-  }
-}
 #endif
 
 // Each warpgroup streams its own stages (steps group, group + 2, ...) and keeps its own online
@@ -239,8 +230,8 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
         const float p_high = exp2f(fmaf(s.d[4 * j + 2 + e], scale, -shift));
         run_sum[i] += p_low + p_high;
         unsigned char* item_row = probs + j * kSwizzleAtomBytes + row * kSwizzleRowBytes + g * 2;
-        *reinterpret_cast<T*>(item_row + ((2 * warp) ^ row) * 16) = FromFloat<T>(p_low);
-        *reinterpret_cast<T*>(item_row + ((2 * warp + 1) ^ row) * 16) = FromFloat<T>(p_high);
+        *reinterpret_cast<T*>(item_row + ((2 * warp) ^ row) * 16) = static_cast<T>(p_low);
+        *reinterpret_cast<T*>(item_row + ((2 * warp + 1) ^ row) * 16) = static_cast<T>(p_high);
       }
     }
     FenceSharedForAsyncProxy();
@@ -288,7 +279,8 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
   __syncthreads();  // also: both warpgroups are done with their stages, which now hold the merge
   if (threadIdx.x < kItems) {
     const int item = threadIdx.x;
-    const float m0 = group_max[item], m1 = group_max[kItems + item], m = fmaxf(m0, m1);
+    float m = group_max[item];
+    for (int grp = 1; grp < kGroups; ++grp) m = fmaxf(m, group_max[grp * kItems + item]);
     float total = 0;
     for (int grp = 0; grp < kGroups; ++grp) {
       const float mg = group_max[grp * kItems + item];

@@ -12,7 +12,6 @@
 #include "gtest/gtest.h"
 #ifdef TRANSMLA_HAVE_CUDA
 #include "core/engine/cuda/attention.h"
-#include "core/engine/cuda/cuda_engine.h"
 #include "tests/testing/cuda_attention_check.h"
 #endif
 
@@ -21,7 +20,6 @@ namespace {
 
 #ifdef TRANSMLA_HAVE_CUDA
 using ::transmla::testing::ExpectAttentionMatchesDouble;
-using ::transmla::testing::SlicesOf;
 using ::transmla::testing::StepSequence;
 
 struct PrefillCase {
@@ -32,21 +30,7 @@ void PrintTo(const PrefillCase& c, std::ostream* os) {
   *os << c.key_dim << "/" << c.value_dim << (c.warpgroup_mma ? " warpgroup MMAs" : " mma.sync");
 }
 
-class CudaPrefillAttentionTest : public ::testing::TestWithParam<PrefillCase> {
- protected:
-  void SetUp() override {
-    std::string why;
-    if (!CudaDeviceAvailable(&why)) GTEST_SKIP() << "no CUDA device here (" << why << ")";
-    absl::StatusOr<AttentionDeviceLimits> limits = CurrentDeviceLimits();
-    ASSERT_TRUE(limits.ok()) << limits.status();
-    if (GetParam().warpgroup_mma && !limits->warpgroup_mma) {
-      GTEST_SKIP() << "this GPU does not run the build's sm_90a kernels";
-    }
-    limits->warpgroup_mma = GetParam().warpgroup_mma;
-    limits_ = *limits;
-  }
-  AttentionDeviceLimits limits_;
-};
+using CudaPrefillAttentionTest = ::transmla::testing::AttentionKernelTest<PrefillCase>;
 
 TEST_P(CudaPrefillAttentionTest, MatchesDoublePrecision) {
   constexpr int64_t kHeads = 32, kKvHeads = 8;
@@ -65,11 +49,7 @@ TEST_P(CudaPrefillAttentionTest, MatchesDoublePrecision) {
   plan.OverrideDeviceLimits(limits_);
   ASSERT_NO_FATAL_FAILURE(ExpectAttentionMatchesDouble(plan, l, sequences, 5));
   if (GetParam().warpgroup_mma) {  // the warpgroup kernel ran, not the one the other cases run
-    AttentionPlan mma_sync;
-    mma_sync.OverrideDeviceLimits({limits_.multiprocessors, limits_.shared_per_block,
-                                   limits_.shared_per_multiprocessor, false});
-    ASSERT_TRUE(mma_sync.Build(SlicesOf(sequences), l, GpuType::kBF16, nullptr).ok());
-    ASSERT_NE(plan.kernel(), mma_sync.kernel());
+    ExpectOtherChoiceTakesAnotherKernel(plan, l, sequences);
   }
 }
 
