@@ -1,5 +1,6 @@
 // A check of the CUDA attention plan against a double-precision causal softmax and the fixture of the
-// kernel tests that use it (latent_attention_test.cc, prefill_attention_test.cc). Builds with the
+// kernel tests that use it (decode_attention_test.cc, latent_attention_test.cc,
+// prefill_attention_test.cc). Builds with the
 // CUDA backend only.
 #ifndef TRANSMLA_TESTS_TESTING_CUDA_ATTENTION_CHECK_H_
 #define TRANSMLA_TESTS_TESTING_CUDA_ATTENTION_CHECK_H_
@@ -32,6 +33,19 @@ inline std::vector<cuda::AttentionSlice> SlicesOf(const std::vector<StepSequence
     rows += s.count;
   }
   return slices;
+}
+
+// The engine's GQA cache layout: per token the kv heads' keys, then their values; 1/sqrt(dk) scale.
+inline cuda::AttentionLayout GqaCacheLayout(int64_t heads, int64_t kv_heads, int64_t dk, int64_t dv) {
+  cuda::AttentionLayout l;
+  l.heads = heads;
+  l.kv_heads = kv_heads;
+  l.key_dim = l.key_head_stride = l.query_head_stride = dk;
+  l.value_dim = l.value_head_stride = dv;
+  l.value_offset = kv_heads * dk;
+  l.token_stride = kv_heads * (dk + dv);
+  l.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dk)));
+  return l;
 }
 
 // A kernel test parameterized by whether the warpgroup MMA kernels may be chosen (Param has a

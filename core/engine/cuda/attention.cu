@@ -8,6 +8,7 @@
 #include <cfloat>
 
 #include "core/engine/cuda/attention_kernels.cuh"
+#include "core/engine/cuda/decode_attention.h"
 #include "core/engine/cuda/decode_splits.h"
 #include "core/engine/cuda/launch.cuh"
 #include "core/engine/cuda/latent_attention.h"
@@ -529,9 +530,13 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
     // 16, 32 or 64 rows: the general tensor-core kernel is compiled for these.
     tile_rows_ = 16;
     while (tile_rows_ < max_rows && tile_rows_ < widest) tile_rows_ *= 2;
-    // MLA's latent cache takes its own kernel where its dims are compiled, else the general one.
+    // MLA's latent cache takes its own kernel where its dims are compiled, decoding GQA tiles the
+    // warpgroup kernel where it runs, else the general one serves.
     if (cache_type != GpuType::kF32) {
       ASSIGN_OR_RETURN(launch_, ChooseLatentAttention(cache_type, layout, tile_rows_, limits_));
+    }
+    if (cache_type != GpuType::kF32 && launch_.kernel == nullptr) {
+      ASSIGN_OR_RETURN(launch_, ChooseDecodeWgmma(cache_type, layout, tile_rows_, limits_));
     }
     if (launch_.kernel == nullptr && cache_type == GpuType::kBF16) {
       ASSIGN_OR_RETURN(launch_, ChooseTensorCore<__nv_bfloat16>(layout, tile_rows_, limits_));

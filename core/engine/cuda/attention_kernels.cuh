@@ -1,5 +1,6 @@
 // Device-side tables and helpers shared by the attention plan (attention.cu) and its kernels
-// (attention.cu, latent_attention.cu, prefill_attention.cu, prefill_attention_wgmma.cu).
+// (attention.cu, decode_attention_wgmma.cu, latent_attention.cu, latent_attention_wgmma.cu,
+// prefill_attention.cu, prefill_attention_wgmma.cu).
 #ifndef TRANSMLA_CORE_ENGINE_CUDA_ATTENTION_KERNELS_CUH_
 #define TRANSMLA_CORE_ENGINE_CUDA_ATTENTION_KERNELS_CUH_
 

@@ -11,6 +11,7 @@
 #include "core/engine/cuda/latent_attention.h"
 #include "core/engine/cuda/launch.cuh"
 #include "core/engine/cuda/tensor_copy.cuh"
+#include "core/engine/cuda/transposed_softmax.cuh"
 #include "core/engine/cuda/wgmma.cuh"
 #include "core/util/status_macros.h"
 
@@ -64,6 +65,7 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
   const TileWork tile = a.tiles[block.tile];
   const AttentionLayout& l = a.layout;
   const int group = threadIdx.x / 128, thread = threadIdx.x % 128, warp = thread / 32, lane = threadIdx.x % 32;
+  const int t = lane % 4, g = lane / 4;
   // Items are ordered by token: the first one's position bounds where masking starts, the last one's
   // the tile's causal reach.
   const int kv_end = min(block.kv_end, ItemOf(a, tile, tile.item_count - 1).position + 1);
@@ -96,23 +98,8 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
   __pipeline_commit();
   load_step(group);
 
-  // This thread's 8 columns (items) 8j + 2t + e, as index 2j + e; items past the tile see every position.
-  const int t = lane % 4, g = lane / 4;
-  int position[8];
-#pragma unroll
-  for (int j = 0; j < 4; ++j) {
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      const int item = 8 * j + 2 * t + e;
-      position[2 * j + e] = item < tile.item_count ? ItemOf(a, tile, item).position : kv_end;
-    }
-  }
-  float run_max[8], run_sum[8];
-#pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    run_max[i] = -INFINITY;
-    run_sum[i] = 0;
-  }
+  TransposedSoftmax<kItems> softmax;
+  softmax.Init([&](int item) { return item < tile.item_count ? ItemOf(a, tile, item).position : kv_end; });
   WarpgroupAccumulator<kItems> s;
   WarpgroupAccumulator<kItems> o[kValueTiles];
 #pragma unroll
@@ -130,13 +117,8 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
     const int t0 = block.kv_begin + step * kPositions;
     WaitBarrier(&stage_full[group], use % 2);
     if (t0 + kPositions > kv_end) {
-      // Rows past the cache's end arrive as zeros; rows past this chunk's end may be stale: zeros
-      // too (a zero probability times a NaN would still be NaN).
-      const int valid = kv_end - t0, row_chunks = (kPositions - valid) * 8;
-      for (int i = thread; i < (kStage / kStageBlock) * row_chunks; i += 128) {
-        const int b = i / row_chunks, r = valid + i % row_chunks / 8;
-        *reinterpret_cast<uint4*>(stage + b * kStageBlock + r * kSwizzleRowBytes + i % 8 * 16) = make_uint4(0, 0, 0, 0);
-      }
+      // Rows past the cache's end arrive as zeros; rows past this chunk's end may be stale.
+      ZeroSwizzledRowsFrom<128>(stage, kStage / kStageBlock, kPositions, kv_end - t0, thread);
       FenceSharedForAsyncProxy();
       WarpgroupBarrier(group);
     }
@@ -144,7 +126,7 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
     WarpgroupFence();
 #pragma unroll
     for (int kk = 0; kk < Dk / 16; ++kk) {
-      Wgmma64x32<T, false>(s, SwizzledOperand(stage + kk / 4 * kStageBlock + kk % 4 * 32, kStageBlock, kSwizzleAtomBytes),
+      Wgmma64xN<T, false>(s, SwizzledOperand(stage + kk / 4 * kStageBlock + kk % 4 * 32, kStageBlock, kSwizzleAtomBytes),
                            SwizzledOperand(qs + kk / 4 * kQueryBlock + kk % 4 * 32, kQueryBlock, kSwizzleAtomBytes),
                            kk > 0);
     }
@@ -152,88 +134,16 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
     WarpgroupWait<0>();
     FenceAccumulator(s);
 
-    // Rows 16 warp + g (low) and + 8 (high) are positions; d[4j + e] / d[4j + 2 + e] column 2j + e's.
-    const int low = t0 + 16 * warp + g, high = low + 8;
-    if (t0 + kPositions > unmasked_end) {
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          if (low > position[2 * j + e] || low >= kv_end) s.d[4 * j + e] = -INFINITY;
-          if (high > position[2 * j + e] || high >= kv_end) s.d[4 * j + 2 + e] = -INFINITY;
-        }
-      }
-    }
-    float column_max[8];
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-#pragma unroll
-      for (int e = 0; e < 2; ++e) column_max[2 * j + e] = fmaxf(s.d[4 * j + e], s.d[4 * j + 2 + e]);
-    }
-#pragma unroll
-    for (int offset = 4; offset < 32; offset *= 2) {
-#pragma unroll
-      for (int i = 0; i < 8; ++i) column_max[i] = fmaxf(column_max[i], __shfl_xor_sync(0xffffffff, column_max[i], offset));
-    }
+    if (t0 + kPositions > unmasked_end) softmax.Mask(s, t0 + 16 * warp + g, kv_end);
     float* stat = warp_stat + group * kItems * 4;
-    if (g == 0) {
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) stat[(8 * j + 2 * t + e) * 4 + warp] = column_max[2 * j + e];
-      }
-    }
+    softmax.PublishMaxima(s, stat);
     WarpgroupBarrier(group);
-    // The running maxima move only when a column gains more than 2^8 (as in the prompt kernel):
-    // every thread holding a column takes the same decision from the same four warp maxima.
-    float correction[8];
-    bool moved = false;
+    float correction[TransposedSoftmax<kItems>::kColumns];
+    if (softmax.UpdateMaxima(stat, scale, correction)) {
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int i = 2 * j + e;
-        const float4 m = *reinterpret_cast<const float4*>(stat + (8 * j + 2 * t + e) * 4);
-        const float top = fmaxf(fmaxf(m.x, m.y), fmaxf(m.z, m.w)) * scale;
-        correction[i] = 1.0f;
-        constexpr float kRescaleLog2 = 8.0f;
-        if (top > run_max[i] + kRescaleLog2) {
-          const float next = fmaxf(run_max[i], top);
-          correction[i] = exp2f(run_max[i] - next);
-          run_max[i] = next;
-          run_sum[i] *= correction[i];
-          moved = true;
-        }
-      }
+      for (int mt = 0; mt < kValueTiles; ++mt) softmax.Rescale(o[mt], correction);
     }
-    if (__any_sync(0xffffffff, moved)) {
-#pragma unroll
-      for (int mt = 0; mt < kValueTiles; ++mt) {
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            o[mt].d[4 * j + e] *= correction[2 * j + e];
-            o[mt].d[4 * j + 2 + e] *= correction[2 * j + e];
-          }
-        }
-      }
-    }
-    // P^T in the K-major swizzled layout: item c's row, position p's 16-byte chunk p / 8.
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int i = 2 * j + e, row = 2 * t + e;
-        const float shift = run_max[i] == -INFINITY ? 0.0f : run_max[i];
-        const float p_low = exp2f(fmaf(s.d[4 * j + e], scale, -shift));
-        const float p_high = exp2f(fmaf(s.d[4 * j + 2 + e], scale, -shift));
-        run_sum[i] += p_low + p_high;
-        unsigned char* item_row = probs + j * kSwizzleAtomBytes + row * kSwizzleRowBytes + g * 2;
-        *reinterpret_cast<T*>(item_row + ((2 * warp) ^ row) * 16) = static_cast<T>(p_low);
-        *reinterpret_cast<T*>(item_row + ((2 * warp + 1) ^ row) * 16) = static_cast<T>(p_high);
-      }
-    }
+    softmax.WriteProbabilities<T>(s, scale, probs);
     FenceSharedForAsyncProxy();
     WarpgroupBarrier(group);
 
@@ -245,7 +155,7 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
 #pragma unroll
       for (int kk = 0; kk < kPositions / 16; ++kk) {
         // V^T is MN-major: 16 positions are two 8-row groups of value block mt.
-        Wgmma64x32<T, true>(o[mt], SwizzledOperand(stage + mt * kStageBlock + kk * 2 * kSwizzleAtomBytes, kStageBlock,
+        Wgmma64xN<T, true>(o[mt], SwizzledOperand(stage + mt * kStageBlock + kk * 2 * kSwizzleAtomBytes, kStageBlock,
                                                    kSwizzleAtomBytes),
                             SwizzledOperand(probs + kk * 32, kProbBytes, kSwizzleAtomBytes), 1);
       }
@@ -259,21 +169,11 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
   }
 
   // Column sums over the warpgroup, then both warpgroups' weights 2^(max - overall max).
+  softmax.PublishSums(warp_stat + group * kItems * 4);
+  if (warp == 0 && g == 0) {
 #pragma unroll
-  for (int offset = 4; offset < 32; offset *= 2) {
-#pragma unroll
-    for (int i = 0; i < 8; ++i) run_sum[i] += __shfl_xor_sync(0xffffffff, run_sum[i], offset);
-  }
-  float* sums = warp_stat + group * kItems * 4;
-  if (g == 0) {
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int item = 8 * j + 2 * t + e;
-        sums[item * 4 + warp] = run_sum[2 * j + e];
-        if (warp == 0) group_max[group * kItems + item] = run_max[2 * j + e];
-      }
+    for (int i = 0; i < TransposedSoftmax<kItems>::kColumns; ++i) {
+      group_max[group * kItems + TransposedSoftmax<kItems>::Item(i)] = softmax.run_max[i];
     }
   }
   __syncthreads();  // also: both warpgroups are done with their stages, which now hold the merge

@@ -3,7 +3,6 @@
 // 200-token one after 100 cached positions, for each compiled shape of the warpgroup kernel (Llama
 // heads of 64 and 128, MLA prompts of 192 / 128), with the warpgroup MMAs (where the GPU runs them)
 // and without (the mma.sync kernel). Skips without a GPU.
-#include <cmath>
 #include <cstdint>
 #include <ostream>
 #include <string>
@@ -20,6 +19,7 @@ namespace {
 
 #ifdef TRANSMLA_HAVE_CUDA
 using ::transmla::testing::ExpectAttentionMatchesDouble;
+using ::transmla::testing::GqaCacheLayout;
 using ::transmla::testing::StepSequence;
 
 struct PrefillCase {
@@ -33,17 +33,7 @@ void PrintTo(const PrefillCase& c, std::ostream* os) {
 using CudaPrefillAttentionTest = ::transmla::testing::AttentionKernelTest<PrefillCase>;
 
 TEST_P(CudaPrefillAttentionTest, MatchesDoublePrecision) {
-  constexpr int64_t kHeads = 32, kKvHeads = 8;
-  const int64_t dk = GetParam().key_dim, dv = GetParam().value_dim;
-  // The engine's GQA cache: per token the kv heads' keys, then their values.
-  AttentionLayout l;
-  l.heads = kHeads;
-  l.kv_heads = kKvHeads;
-  l.key_dim = l.key_head_stride = l.query_head_stride = dk;
-  l.value_dim = l.value_head_stride = dv;
-  l.value_offset = kKvHeads * dk;
-  l.token_stride = kKvHeads * (dk + dv);
-  l.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dk)));
+  const AttentionLayout l = GqaCacheLayout(32, 8, GetParam().key_dim, GetParam().value_dim);
   const std::vector<StepSequence> sequences = {{0, 300}, {100, 200}};
   AttentionPlan plan;
   plan.OverrideDeviceLimits(limits_);

@@ -63,6 +63,19 @@ __device__ __forceinline__ void CopySwizzledRows(unsigned char* dst, int rows, i
   }
 }
 
+// Rows [valid, rows) of `blocks` consecutive swizzled blocks of `rows` rows (128 bytes each) become
+// zeros, by `kThreads` threads of which this is `thread`: stage rows past a chunk's end, which a
+// copy may have filled with stale data (a zero probability times a NaN would still be NaN).
+template <int kThreads>
+__device__ __forceinline__ void ZeroSwizzledRowsFrom(unsigned char* first_block, int blocks, int rows, int valid,
+                                                     int thread) {
+  const int row_chunks = (rows - valid) * 8;
+  for (int i = thread; i < blocks * row_chunks; i += kThreads) {
+    const int b = i / row_chunks, r = valid + i % row_chunks / 8;
+    *reinterpret_cast<uint4*>(first_block + (b * rows + r) * kSwizzleRowBytes + i % 8 * 16) = make_uint4(0, 0, 0, 0);
+  }
+}
+
 __device__ __forceinline__ void WarpgroupFence() {
 #if TRANSMLA_WGMMA_COMPILED
   asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
@@ -133,24 +146,41 @@ __device__ __forceinline__ void Wgmma64x64(WarpgroupAccumulator<64>& acc, uint64
 #endif
 }
 
-// D (64 x 32) = A B + (accumulate ? D : 0) over k = 16, both from shared memory: A 64 x 16, K-major or
-// with kTransposeA MN-major (M contiguous); B 16 x 32 K-major.
-template <typename T, bool kTransposeA>
-__device__ __forceinline__ void Wgmma64x32(WarpgroupAccumulator<32>& acc, uint64_t a, uint64_t b, int accumulate) {
+// D (64 x N, N = 16 or 32) = A B + (accumulate ? D : 0) over k = 16, both from shared memory: A
+// 64 x 16, K-major or with kTransposeA MN-major (M contiguous); B 16 x N K-major.
+template <typename T, bool kTransposeA, int N>
+__device__ __forceinline__ void Wgmma64xN(WarpgroupAccumulator<N>& acc, uint64_t a, uint64_t b, int accumulate) {
 #if TRANSMLA_WGMMA_COMPILED
   float* d = acc.d;
+  constexpr bool kBf16 = std::is_same_v<T, __nv_bfloat16>;
+  if constexpr (N == 32) {
 #define TRANSMLA_WGMMA_SS_64x32(TYPE)                                                                 \
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"                                           \
                "wgmma.mma_async.sync.aligned.m64n32k16.f32." TYPE "." TYPE                            \
                " {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15}, %16, %17, p, 1, 1, %19, 0;\n}\n" \
                : TRANSMLA_WGMMA_D8(0), TRANSMLA_WGMMA_D8(8)                                           \
                : "l"(a), "l"(b), "r"(accumulate), "n"(kTransposeA ? 1 : 0))
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    TRANSMLA_WGMMA_SS_64x32("bf16");
-  } else {
-    TRANSMLA_WGMMA_SS_64x32("f16");
-  }
+    if constexpr (kBf16) {
+      TRANSMLA_WGMMA_SS_64x32("bf16");
+    } else {
+      TRANSMLA_WGMMA_SS_64x32("f16");
+    }
 #undef TRANSMLA_WGMMA_SS_64x32
+  } else {
+    static_assert(N == 16, "16 or 32 columns");
+#define TRANSMLA_WGMMA_SS_64x16(TYPE)                                                          \
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\n"                                    \
+               "wgmma.mma_async.sync.aligned.m64n16k16.f32." TYPE "." TYPE                     \
+               " {%0,%1,%2,%3,%4,%5,%6,%7}, %8, %9, p, 1, 1, %11, 0;\n}\n"                       \
+               : TRANSMLA_WGMMA_D8(0)                                                          \
+               : "l"(a), "l"(b), "r"(accumulate), "n"(kTransposeA ? 1 : 0))
+    if constexpr (kBf16) {
+      TRANSMLA_WGMMA_SS_64x16("bf16");
+    } else {
+      TRANSMLA_WGMMA_SS_64x16("f16");
+    }
+#undef TRANSMLA_WGMMA_SS_64x16
+  }
 #endif
 }
 
