@@ -28,7 +28,7 @@ std::unique_ptr<Sequence> CudaEngine::NewSequence() {
 }
 
 absl::Status CudaEngine::Linear(const void* x, const GpuMatrix& w, int64_t rows, float* y, float beta) {
-  return Gemm(blas_, {x, type_, w.cols, 0}, w.operand(), false, rows, w.cols, w.rows, {y, GpuType::kF32, w.rows, 0},
+  return Gemm(blas_, {x, type_, w.cols, 0}, w.operand(), rows, w.cols, w.rows, {y, GpuType::kF32, w.rows, 0},
               beta);
 }
 
@@ -90,9 +90,8 @@ absl::Status CudaEngine::MlaAttention(int64_t layer, const LayerWeights& w, int6
     const HeadCopy qn{queries, queries_ld, qk, h, nope, 0, 0, q_nope_.get(), nullptr, type_, h * nope, 0, nope, 0};
     if (nope > 0) {
       CopyHeadsWithRope({pe, qn}, rows, rope, kStream);
-      const int64_t head_rows = (nope + v_dim) * rank;
-      RETURN_IF_ERROR(Gemm(blas_, {q_nope_.get(), type_, h * nope, nope}, {w.kv_b.data.get(), type_, rank, head_rows},
-                           true, rows, nope, rank, {query_.get(), type_, h * key, key}, 0.0f, h));
+      RETURN_IF_ERROR(Gemm(blas_, {q_nope_.get(), type_, h * nope, nope}, {w.uk_t.data.get(), type_, nope, rank * nope},
+                           rows, nope, rank, {query_.get(), type_, h * key, key}, 0.0f, h));
     } else {
       CopyHeadsWithRope({pe}, rows, rope, kStream);
     }
@@ -100,7 +99,7 @@ absl::Status CudaEngine::MlaAttention(int64_t layer, const LayerWeights& w, int6
     // Per head: values = W_UV (latent mix).
     const void* w_uv = static_cast<const char*>(w.kv_b.data.get()) + MatrixBytes(nope, rank, type_);
     RETURN_IF_ERROR(Gemm(blas_, {attended_.get(), type_, h * rank, rank}, {w_uv, type_, rank, (nope + v_dim) * rank},
-                         false, rows, rank, v_dim, {values_.get(), type_, h * v_dim, v_dim}, 0.0f, h));
+                         rows, rank, v_dim, {values_.get(), type_, h * v_dim, v_dim}, 0.0f, h));
   }
   // After the absorbed path, whose value GEMM also fills (unused) prompt rows.
   if (!prompts_.empty()) RETURN_IF_ERROR(MlaPromptAttention(layer, w, queries, queries_ld, rows));

@@ -67,11 +67,11 @@ absl::Status CudaEngine::MlaPromptAttention(int64_t layer, const LayerWeights& w
     const int64_t end = p.slice.start_position + p.slice.count;
     const Operand latent{cache, type_, layout_.token_stride, 0};
     if (nope > 0) {
-      RETURN_IF_ERROR(Gemm(blas_, latent, {w.kv_b.data.get(), type_, rank, (nope + v) * rank}, false, end, rank, nope,
+      RETURN_IF_ERROR(Gemm(blas_, latent, {w.kv_b.data.get(), type_, rank, (nope + v) * rank}, end, rank, nope,
                            {keys, type_, l.token_stride, l.key_head_stride}, 0.0f, h));
     }
     RETURN_IF_ERROR(Gemm(blas_, latent, {static_cast<const char*>(w.kv_b.data.get()) + nope * rank * elem, type_, rank, (nope + v) * rank},
-                         false, end, rank, v, {keys + l.value_offset * elem, type_, l.token_stride, l.value_head_stride},
+                         end, rank, v, {keys + l.value_offset * elem, type_, l.token_stride, l.value_head_stride},
                          0.0f, h));
     BroadcastToHeads(cache + rank * elem, layout_.token_stride, end, rope_dims, h, keys + nope * elem, l.token_stride,
                      l.key_head_stride, type_, nullptr);

@@ -36,6 +36,9 @@ struct LayerWeights {
   GpuMatrix q_b;         // MLA with q_lora_rank
   DeviceBuffer q_a_norm, kv_a_norm;
   GpuMatrix kv_b;        // MLA: per head W_UK [nope x rank] then W_UV [v x rank]
+  // MLA: per head W_UK^T [rank x nope], so that the absorbed queries' product is a Linear layer's
+  // (SkinnyGemm at decode). Not counted in the parameters: a step reads it instead of W_UK.
+  GpuMatrix uk_t;
   GpuMatrix o_proj;
   DeviceBuffer o_bias;
   GpuMatrix gate_up, down;  // [gate; up]

@@ -142,6 +142,14 @@ absl::Status CudaEngine::LoadAttention(const TensorStore& store, const std::stri
   }
   RETURN_IF_ERROR(UploadVector(store, {p + "kv_a_layernorm.weight"}, rank, &w->kv_a_norm));
   RETURN_IF_ERROR(UploadMatrix(store, {p + "kv_b_proj.weight"}, h * (nope + v), rank, &w->kv_b));
+  if (nope > 0) {
+    RETURN_IF_ERROR(w->uk_t.data.Reserve(static_cast<size_t>(h * rank * nope) * Bytes(type_)));
+    Transpose(w->kv_b.data.get(), (nope + v) * rank, h, nope, rank, type_, w->uk_t.data.get(), nullptr);
+    CUDA_RETURN_IF_ERROR(cudaGetLastError());
+    w->uk_t.type = type_;
+    w->uk_t.rows = h * rank;
+    w->uk_t.cols = nope;
+  }
   return UploadMatrix(store, {p + "o_proj.weight"}, d, h * v, &w->o_proj);
 }
 

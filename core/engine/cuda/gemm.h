@@ -25,12 +25,11 @@ struct Output {
   int64_t stride = 0;
 };
 
-// For each of `batch`: Y [rows x out] = X [rows x in] * op(W) + beta * Y, with op(W) = W^T for a W of
-// [out x in] (a Linear layer) or W itself for a W of [in x out] (`w_transposed`). Accumulates in
-// FP32 (no TF32 for float32 inputs; tensor cores for 16-bit inputs). A 16-bit Linear layer over at
-// most kSkinnyRows rows (a decode step) runs SkinnyGemm instead of cuBLAS.
-absl::Status Gemm(cublasHandle_t blas, const Operand& x, const Operand& w, bool w_transposed, int64_t rows,
-                  int64_t in, int64_t out, const Output& y, float beta = 0.0f, int64_t batch = 1);
+// For each of `batch`: Y [rows x out] = X [rows x in] * W^T + beta * Y for a W of [out x in] (a Linear
+// layer's). Accumulates in FP32 (no TF32 for float32 inputs; tensor cores for 16-bit inputs). 16-bit
+// products over at most kSkinnyRows rows (a decode step) run SkinnyGemm instead of cuBLAS.
+absl::Status Gemm(cublasHandle_t blas, const Operand& x, const Operand& w, int64_t rows, int64_t in, int64_t out,
+                  const Output& y, float beta = 0.0f, int64_t batch = 1);
 
 }  // namespace transmla::cuda
 

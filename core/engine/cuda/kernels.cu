@@ -45,6 +45,15 @@ __global__ void ConvertKernel(const void* in, GpuType in_type, int64_t n, void* 
   if (i < n) Store(out, out_type, i, Load(in, in_type, i));
 }
 
+__global__ void TransposeKernel(const void* in, int64_t in_stride, int64_t rows, int64_t cols, GpuType type,
+                                void* out) {
+  WaitForPreviousKernel();
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;  // in matrix blockIdx.y of out
+  if (i >= rows * cols) return;
+  const int64_t c = i / rows, r = i % rows;
+  Store(out, type, blockIdx.y * rows * cols + i, Load(in, type, blockIdx.y * in_stride + r * cols + c));
+}
+
 __global__ void EmbeddingGatherKernel(const void* table, GpuType type, const int32_t* ids, int64_t rows, int64_t d,
                                       float* out) {
   WaitForPreviousKernel();
@@ -285,6 +294,12 @@ void AddToDouble(const float* values, int64_t count, double* sums, cudaStream_t 
 
 void Convert(const void* in, GpuType in_type, int64_t n, void* out, GpuType out_type, cudaStream_t s) {
   Launch(ConvertKernel, Blocks(n), kThreads, 0, s, in, in_type, n, out, out_type);
+}
+
+void Transpose(const void* in, int64_t in_stride, int64_t matrices, int64_t rows, int64_t cols, GpuType type, void* out,
+               cudaStream_t s) {
+  const dim3 grid(static_cast<unsigned>(Blocks(rows * cols)), static_cast<unsigned>(matrices));
+  Launch(TransposeKernel, grid, kThreads, 0, s, in, in_stride, rows, cols, type, out);
 }
 
 void EmbeddingGather(const void* table, GpuType table_type, const int32_t* ids, int64_t rows, int64_t d, float* out,

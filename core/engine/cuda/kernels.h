@@ -15,6 +15,10 @@ namespace transmla::cuda {
 
 // out[i] = in[i] converted, n values.
 void Convert(const void* in, GpuType in_type, int64_t n, void* out, GpuType out_type, cudaStream_t s);
+// For each of `matrices` [rows x cols] matrices of `type` starting in_stride elements apart: its
+// transpose [cols x rows], one after the other in `out`.
+void Transpose(const void* in, int64_t in_stride, int64_t matrices, int64_t rows, int64_t cols, GpuType type, void* out,
+               cudaStream_t s);
 // Row i of `out` (float32) = row ids[i] of `table` ([vocab x d] of `table_type`).
 void EmbeddingGather(const void* table, GpuType table_type, const int32_t* ids, int64_t rows, int64_t d, float* out,
                      cudaStream_t s);
