@@ -90,15 +90,17 @@ void ExpectBlocks(const Kernel& k, const std::vector<Cell>& cells) {
 
 // MLA (132 resident blocks): batch 32 splits each sequence in 4 (128 blocks), batch 8 in 16 at 32K
 // (2112 positions each) and 15 at 8K (576), batch 8 x 1K and batch 1 in chunks of the sixteenth or
-// 256 positions, whichever is smaller (9 blocks of 128 at 1K; 33 and 129 of 256 at 8K and 32K).
+// 128 positions, whichever is smaller, where one wave allows (9 blocks of 128 at 1K, 65 of 128 at
+// 8K; 129 of 256 at 32K).
 TEST(DecodeSplitsTest, LatentKernelFillsOneWaveOfResidentBlocks) {
-  ExpectBlocks(kLatent, {{1, 1024, 9}, {1, 8192, 33}, {1, 32768, 129}, {8, 1024, 72}, {8, 8192, 120},
+  ExpectBlocks(kLatent, {{1, 1024, 9}, {1, 8192, 65}, {1, 32768, 129}, {8, 1024, 72}, {8, 8192, 120},
                          {8, 32768, 128}, {32, 1024, 128}, {32, 8192, 128}, {32, 32768, 128}});
 }
 
-// GQA (264 resident blocks): batch 32 (256 tiles) leaves each tile whole, batch 8 x 8K splits each
-// in 4 (2112 positions each), batch 1 in 33 chunks of 256 (8192 / 33 is under the 256 floor; 32K:
-// 33 of 1024; 1K: 9 of 128, the sixteenth in whole steps).
+// GQA (264 resident blocks: the general kernel and the warpgroup decode kernel): batch 32 (256
+// tiles) leaves each tile whole, batch 8 x 8K splits each in 4 (2112 positions each), batch 1 in 33
+// chunks of 256 (8192 / 33 in whole steps; 32K: 33 of 1024; 1K: 9 of 128, the sixteenth in whole
+// steps).
 TEST(DecodeSplitsTest, GeneralKernelFillsOneWaveOfResidentBlocks) {
   ExpectBlocks(kGeneral, {{32, 8192, 256}, {32, 1024, 256}, {8, 8192, 256}, {8, 1024, 256}, {1, 8192, 264},
                           {1, 32768, 264}, {1, 1024, 72}});
