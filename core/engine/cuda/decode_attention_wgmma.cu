@@ -52,7 +52,7 @@ __global__ void __launch_bounds__(kThreads) DecodeWgmmaKernel(KernelArgs a) {
   unsigned char* qs = smem + (kSwizzleAtomBytes - SharedAddress(smem) % kSwizzleAtomBytes) % kSwizzleAtomBytes;
   unsigned char* stages = qs + kBlocks * kQueryBlock;
   unsigned char* probs = stages + kStages * kStageBytes;
-  float* warp_stat = reinterpret_cast<float*>(probs + kProbBytes);                 // [item][warp]
+  float* warp_stat = reinterpret_cast<float*>(probs + kProbBytes);             // [item][warp]
   uint64_t* stage_full = reinterpret_cast<uint64_t*>(warp_stat + kItems * 4);  // [stage]
 
   const BlockWork block = a.blocks[blockIdx.x];

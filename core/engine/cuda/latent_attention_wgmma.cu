@@ -127,8 +127,8 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
 #pragma unroll
     for (int kk = 0; kk < Dk / 16; ++kk) {
       Wgmma64xN<T, false>(s, SwizzledOperand(stage + kk / 4 * kStageBlock + kk % 4 * 32, kStageBlock, kSwizzleAtomBytes),
-                           SwizzledOperand(qs + kk / 4 * kQueryBlock + kk % 4 * 32, kQueryBlock, kSwizzleAtomBytes),
-                           kk > 0);
+                          SwizzledOperand(qs + kk / 4 * kQueryBlock + kk % 4 * 32, kQueryBlock, kSwizzleAtomBytes),
+                          kk > 0);
     }
     WarpgroupCommit();
     WarpgroupWait<0>();
@@ -156,8 +156,8 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
       for (int kk = 0; kk < kPositions / 16; ++kk) {
         // V^T is MN-major: 16 positions are two 8-row groups of value block mt.
         Wgmma64xN<T, true>(o[mt], SwizzledOperand(stage + mt * kStageBlock + kk * 2 * kSwizzleAtomBytes, kStageBlock,
-                                                   kSwizzleAtomBytes),
-                            SwizzledOperand(probs + kk * 32, kProbBytes, kSwizzleAtomBytes), 1);
+                                                  kSwizzleAtomBytes),
+                           SwizzledOperand(probs + kk * 32, kProbBytes, kSwizzleAtomBytes), 1);
       }
     }
     WarpgroupCommit();
