@@ -328,22 +328,10 @@ __device__ void StoreOut(Out* out, int64_t i, float v) {
   out[i] = static_cast<Out>(v);
 }
 
-constexpr int kCombineThreads = 512;
-
-// Threads of the split merge's blocks: one pass over the value columns, times one group for every 16
-// splits (at most kCombineThreads, at least a warp). H200, 8B MLA, two runs each against one group
-// (fourteenth session): batch 1 x 32K +3%, 1 x 8K +2%; 512 threads at every batch lost 2-3% at batch
-// 32 (4 splits a tile); GQA within noise.
-unsigned CombineThreads(int64_t value_dim, int64_t max_splits) {
-  const int64_t column_threads = std::min<int64_t>(value_dim % 4 == 0 ? value_dim / 4 : value_dim, kCombineThreads);
-  const int64_t groups = std::clamp<int64_t>(max_splits / 16, 1, kCombineThreads / column_threads);
-  return static_cast<unsigned>(std::max<int64_t>(32, column_threads * groups));
-}
-
 // out[out_base + c] = sum_s weight[s] partial[s * split_stride + c] * inv_den for c < dv, kWidth
 // consecutive columns a thread. Where a pass over the columns takes fewer threads than the block
 // has, groups of them take every groups-th run of kLoadsInFlight splits and their sums are added in
-// group order through `group_sums` (kCombineThreads * kWidth floats): at batch 1 a few blocks merge
+// group order through `group_sums` (kMaxMergeThreads * kWidth floats): at batch 1 a few blocks merge
 // up to 256 splits, and each run of loads waits for the memory. A thread issues a run's loads
 // before its sums, which keep the split order.
 template <int kWidth, typename Out>
@@ -401,7 +389,7 @@ __device__ __forceinline__ void AddGroupSums(const float* group_sums, int groups
 }
 
 // Merges each item's splits: out = sum_s 2^(m_s - M) o_s / sum_s 2^(m_s - M) l_s. One block of
-// kCombineThreads per (tile, item); its first warp computes the split weights into shared memory
+// MergeThreads per (tile, item); its first warp computes the split weights into shared memory
 // (each lane's loads at once), then MergeColumns.
 template <typename Out>
 __global__ void CombineKernel(KernelArgs a, Out* out) {
@@ -444,7 +432,7 @@ __global__ void CombineKernel(KernelArgs a, Out* out) {
   const int width = dv % 4 == 0 ? 4 : 1;
   const int column_threads = static_cast<int>(min((dv + width - 1) / width, static_cast<int64_t>(blockDim.x)));
   const int groups = blockDim.x / column_threads;
-  __shared__ float group_sums[4 * kCombineThreads];
+  __shared__ float group_sums[4 * kMaxMergeThreads];
   if (width == 4) {
     MergeColumns<4>(partial, split_stride * dv, splits, weight, inv_den, dv, out, out_base, column_threads, groups,
                     group_sums);
@@ -624,7 +612,7 @@ absl::Status AttentionPlan::Build(const std::vector<AttentionSlice>& slices, con
   }
   // float32 plans merge with the same threads at every batch: their sums' order must not depend on it.
   const int32_t max_splits = tile_splits.empty() ? 1 : *std::max_element(tile_splits.begin(), tile_splits.end());
-  combine_threads_ = CombineThreads(layout.value_dim, cache_type == GpuType::kF32 ? 1 : max_splits);
+  combine_threads_ = MergeThreads(layout.value_dim, cache_type == GpuType::kF32 ? 1 : max_splits);
   if (prompts_only) {
     // Causal tiles late in a prompt read the most positions: start those first so that the last
     // wave is short ones.

@@ -85,7 +85,7 @@ class AttentionPlan {
   TensorCoreLaunch launch_;
   int tile_rows_ = 0;
   int64_t blocks_ = 0, tiles_ = 0, partial_slots_ = 0;
-  unsigned combine_threads_ = 0;
+  int combine_threads_ = 0;
   DeviceBuffer slices_, tiles_table_, blocks_table_, partial_out_, partial_max_, partial_sum_;
 };
 

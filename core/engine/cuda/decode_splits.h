@@ -27,6 +27,14 @@ struct TileReach {
 absl::StatusOr<std::vector<int64_t>> PlanChunks(const std::vector<TileReach>& tiles, bool sixteen_bit,
                                                 const std::function<absl::StatusOr<int64_t>()>& resident_blocks);
 
+constexpr int kMaxMergeThreads = 512;
+
+// Threads of the split merge's blocks (one per tile and item) for `value_dim` columns when the
+// plan's tiles split in at most `max_splits` chunks: one pass over the columns (4 a thread where
+// value_dim allows) times one group of threads for every 16 splits, at most kMaxMergeThreads and at
+// least a warp.
+int MergeThreads(int64_t value_dim, int64_t max_splits);
+
 }  // namespace transmla::cuda
 
 #endif  // TRANSMLA_CORE_ENGINE_CUDA_DECODE_SPLITS_H_

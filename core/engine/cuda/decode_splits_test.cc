@@ -106,5 +106,21 @@ TEST(DecodeSplitsTest, GeneralKernelFillsOneWaveOfResidentBlocks) {
                           {1, 32768, 264}, {1, 1024, 72}});
 }
 
+// The merge: MLA's 512 value columns take 128 threads a pass, GQA's 128 take 32; one more group for
+// every 16 splits (MLA batch 1 x 8K and 32K: 65 and 129 splits), at most 512 threads, at least a warp.
+TEST(DecodeSplitsTest, MergeThreadsGrowWithTheSplits) {
+  EXPECT_EQ(MergeThreads(512, 1), 128);
+  EXPECT_EQ(MergeThreads(512, 4), 128);
+  EXPECT_EQ(MergeThreads(512, 65), 512);
+  EXPECT_EQ(MergeThreads(512, 33), 256);
+  EXPECT_EQ(MergeThreads(512, 129), 512);
+  EXPECT_EQ(MergeThreads(128, 33), 64);
+  EXPECT_EQ(MergeThreads(128, kMaxSplits), 512);
+  EXPECT_EQ(MergeThreads(64, 1), 32);
+  EXPECT_EQ(MergeThreads(100, 48), 75);   // 25 threads a pass (4 columns each), 3 groups
+  EXPECT_EQ(MergeThreads(102, 48), 306);  // 102 columns one a thread, 3 groups
+  EXPECT_EQ(MergeThreads(2048, kMaxSplits), kMaxMergeThreads);
+}
+
 }  // namespace
 }  // namespace transmla::cuda
