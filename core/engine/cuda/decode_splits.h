@@ -1,5 +1,6 @@
-// How a step's attention tiles split their cache positions into blocks (flash-decoding): the
-// policy measured on the H200, kept apart from the kernels so that it is checked without a GPU.
+// How a step's attention tiles split their cache positions into blocks (flash-decoding), and how
+// many threads merge the splits: the policy measured on the H200, kept apart from the kernels so
+// that it is checked without a GPU.
 #ifndef TRANSMLA_CORE_ENGINE_CUDA_DECODE_SPLITS_H_
 #define TRANSMLA_CORE_ENGINE_CUDA_DECODE_SPLITS_H_
 
