@@ -518,6 +518,13 @@ absl::StatusOr<TensorCoreLaunch> ConfigureLaunch(const void* kernel, int threads
   return TensorCoreLaunch{kernel, threads, shared_bytes, tile_rows};
 }
 
+absl::StatusOr<TensorCoreLaunch> ConfigureTensorMapLaunch(const void* kernel, int threads, size_t shared_bytes,
+                                                          const AttentionDeviceLimits& limits) {
+  ASSIGN_OR_RETURN(TensorCoreLaunch launch, ConfigureLaunch(kernel, threads, shared_bytes, limits));
+  launch.reads_cache_maps = launch.kernel != nullptr;
+  return launch;
+}
+
 absl::StatusOr<AttentionDeviceLimits> CurrentDeviceLimits() {
   AttentionDeviceLimits limits;
   int device = 0, major = 0, minor = 0;

@@ -53,6 +53,9 @@ struct TensorCoreLaunch {
 // may not have that much on this device.
 absl::StatusOr<TensorCoreLaunch> ConfigureLaunch(const void* kernel, int threads, size_t shared_bytes,
                                                  const AttentionDeviceLimits& limits, int tile_rows = 0);
+// The same for a kernel that copies cache tiles through the slices' CacheTensorMaps.
+absl::StatusOr<TensorCoreLaunch> ConfigureTensorMapLaunch(const void* kernel, int threads, size_t shared_bytes,
+                                                          const AttentionDeviceLimits& limits);
 
 // The blocks of one step's attention, planned once per Forward on the host and used by every layer:
 // query tiles of (token, head) items sharing a kv head; a decoding sequence's context is split in

@@ -14,7 +14,6 @@
 #include "core/engine/cuda/tensor_copy.cuh"
 #include "core/engine/cuda/transposed_softmax.cuh"
 #include "core/engine/cuda/wgmma.cuh"
-#include "core/util/status_macros.h"
 
 namespace transmla::cuda {
 namespace {
@@ -201,10 +200,8 @@ __global__ void __launch_bounds__(kThreads) DecodeWgmmaKernel(KernelArgs a) {
 
 template <typename T, int D>
 absl::StatusOr<TensorCoreLaunch> Configure(const AttentionDeviceLimits& limits) {
-  ASSIGN_OR_RETURN(TensorCoreLaunch launch, ConfigureLaunch(reinterpret_cast<const void*>(DecodeWgmmaKernel<T, D>),
-                                                           kThreads, SharedBytes(D), limits));
-  launch.reads_cache_maps = launch.kernel != nullptr;
-  return launch;
+  return ConfigureTensorMapLaunch(reinterpret_cast<const void*>(DecodeWgmmaKernel<T, D>), kThreads, SharedBytes(D),
+                                  limits);
 }
 
 template <typename T>

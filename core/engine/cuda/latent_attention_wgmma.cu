@@ -13,7 +13,6 @@
 #include "core/engine/cuda/tensor_copy.cuh"
 #include "core/engine/cuda/transposed_softmax.cuh"
 #include "core/engine/cuda/wgmma.cuh"
-#include "core/util/status_macros.h"
 
 namespace transmla::cuda {
 namespace {
@@ -243,10 +242,8 @@ __global__ void __launch_bounds__(kThreads, 1) LatentWgmmaKernel(KernelArgs a) {
 template <typename T, int Dk, int Dv>
 absl::StatusOr<TensorCoreLaunch> Configure(const AttentionDeviceLimits& limits) {
   static_assert(kItems * (Dv + 4) * 4 <= kGroups * SwizzledBlockBytes(Dk, kPositions), "the merge reuses the stages");
-  ASSIGN_OR_RETURN(TensorCoreLaunch launch, ConfigureLaunch(reinterpret_cast<const void*>(LatentWgmmaKernel<T, Dk, Dv>),
-                                                           kThreads, SharedBytes(Dk), limits));
-  launch.reads_cache_maps = launch.kernel != nullptr;
-  return launch;
+  return ConfigureTensorMapLaunch(reinterpret_cast<const void*>(LatentWgmmaKernel<T, Dk, Dv>), kThreads,
+                                  SharedBytes(Dk), limits);
 }
 
 template <typename T>
