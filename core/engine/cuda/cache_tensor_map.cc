@@ -65,4 +65,30 @@ absl::StatusOr<CacheTensorMap> CacheTensorMaps::Get(const void* cache, int64_t p
   return map;
 }
 
+absl::Status CacheMapTable::Update(absl::Span<void* const> caches, absl::Span<const int64_t> capacities,
+                                  int64_t token_stride, GpuType type) {
+  if (caches == absl::MakeConstSpan(caches_) && capacities == absl::MakeConstSpan(capacities_) &&
+      token_stride == token_stride_ && type == type_) {
+    return absl::OkStatus();
+  }
+  caches_.clear();
+  capacities_.clear();  // a failed update leaves no table that looks current
+  const size_t slices = capacities.size();
+  if (slices == 0 || caches.size() % slices != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(caches.size(), " caches for ", slices, " slices"));
+  }
+  std::vector<CacheTensorMap> maps;
+  maps.reserve(caches.size());
+  for (size_t i = 0; i < caches.size(); ++i) {
+    ASSIGN_OR_RETURN(maps.emplace_back(), encoded_.Get(caches[i], capacities[i % slices], token_stride, type));
+  }
+  RETURN_IF_ERROR(table_.Upload(maps.data(), maps.size() * sizeof(CacheTensorMap)));
+  caches_.assign(caches.begin(), caches.end());
+  capacities_.assign(capacities.begin(), capacities.end());
+  token_stride_ = token_stride;
+  type_ = type;
+  ++uploads_;
+  return absl::OkStatus();
+}
+
 }  // namespace transmla::cuda

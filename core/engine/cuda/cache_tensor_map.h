@@ -5,10 +5,13 @@
 #define TRANSMLA_CORE_ENGINE_CUDA_CACHE_TENSOR_MAP_H_
 
 #include <cstdint>
-#include <map>
 #include <tuple>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/engine/cuda/device_buffer.h"
 #include "core/engine/cuda/gpu_type.h"
 
 namespace transmla::cuda {
@@ -33,7 +36,31 @@ class CacheTensorMaps {
 
  private:
   using Key = std::tuple<const void*, int64_t, int64_t, GpuType>;
-  std::map<Key, CacheTensorMap> maps_;
+  absl::flat_hash_map<Key, CacheTensorMap> maps_;
+};
+
+// A step's maps on the device, one per (layer, slice), layer-major. A decode loop asks for the
+// same caches step after step: the table is rebuilt and uploaded only when a cache or a capacity
+// changed (at batch 32 on 32 layers, 1024 lookups and 128 KB a step otherwise).
+class CacheMapTable {
+ public:
+  // `caches` holds every layer's caches of the `capacities.size()` slices, layer after layer.
+  absl::Status Update(absl::Span<void* const> caches, absl::Span<const int64_t> capacities, int64_t token_stride,
+                      GpuType type);
+  const CacheTensorMap* layer(int64_t l) const {
+    return table_.as<const CacheTensorMap>() + l * static_cast<int64_t>(capacities_.size());
+  }
+  int64_t uploads() const { return uploads_; }
+
+ private:
+  CacheTensorMaps encoded_;
+  DeviceBuffer table_;
+  // What the table on the device was made of.
+  std::vector<void*> caches_;
+  std::vector<int64_t> capacities_;
+  int64_t token_stride_ = 0;
+  GpuType type_ = GpuType::kF32;
+  int64_t uploads_ = 0;
 };
 
 }  // namespace transmla::cuda

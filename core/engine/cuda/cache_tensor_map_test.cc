@@ -2,6 +2,7 @@
 // driver call instead of a crash; on a GPU, encoded once per (cache, capacity).
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #ifdef TRANSMLA_HAVE_CUDA
@@ -44,6 +45,36 @@ TEST(CacheTensorMapTest, EncodesEachCacheAndCapacityOnce) {
   ASSERT_TRUE(again.ok() && grown.ok());
   EXPECT_EQ(std::memcmp(first->bytes, again->bytes, sizeof(first->bytes)), 0);
   EXPECT_NE(std::memcmp(first->bytes, grown->bytes, sizeof(first->bytes)), 0) << "the capacity is part of the map";
+}
+
+TEST(CacheTensorMapTest, TheStepTableIsUploadedOnlyWhenACacheOrCapacityChanges) {
+  std::string why;
+  if (!CudaDeviceAvailable(&why)) GTEST_SKIP() << "no CUDA device here (" << why << ")";
+  DeviceBuffer a, b;
+  ASSERT_TRUE(a.Reserve(128 * kTokenStride * 2).ok() && b.Reserve(128 * kTokenStride * 2).ok());
+  CacheMapTable table;
+  // Two layers of one slice, then of two.
+  std::vector<void*> caches = {a.get(), b.get()};
+  std::vector<int64_t> capacities = {64};
+  ASSERT_TRUE(table.Update(caches, capacities, kTokenStride, GpuType::kBF16).ok());
+  ASSERT_TRUE(table.Update(caches, capacities, kTokenStride, GpuType::kBF16).ok());
+  EXPECT_EQ(table.uploads(), 1);
+  capacities = {128};
+  ASSERT_TRUE(table.Update(caches, capacities, kTokenStride, GpuType::kBF16).ok());
+  EXPECT_EQ(table.uploads(), 2);
+  caches = {a.get(), b.get(), b.get(), a.get()};
+  capacities = {128, 64};
+  ASSERT_TRUE(table.Update(caches, capacities, kTokenStride, GpuType::kBF16).ok());
+  EXPECT_EQ(table.uploads(), 3);
+  // Layer 1, slice 0 is b's cache at 128 positions.
+  CacheTensorMap on_device;
+  ASSERT_EQ(cudaMemcpy(&on_device, table.layer(1), sizeof(on_device), cudaMemcpyDeviceToHost), cudaSuccess);
+  const absl::StatusOr<CacheTensorMap> expected = EncodeCacheTensorMap(b.get(), 128, kTokenStride, GpuType::kBF16);
+  ASSERT_TRUE(expected.ok());
+  EXPECT_EQ(std::memcmp(on_device.bytes, expected->bytes, sizeof(on_device.bytes)), 0);
+  caches.pop_back();
+  EXPECT_EQ(table.Update(caches, capacities, kTokenStride, GpuType::kBF16).code(), absl::StatusCode::kInvalidArgument)
+      << "3 caches are not whole layers of 2 slices";
 }
 #else
 TEST(CacheTensorMapTest, RefusesCachesThatAreNotSixteenBit) {

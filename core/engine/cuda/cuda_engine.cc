@@ -59,8 +59,7 @@ absl::Status CudaEngine::GqaAttention(int64_t layer, const LayerWeights& w, int6
 
 absl::Status CudaEngine::RunPlan(int64_t layer) {
   const void* const* layer_caches = slice_caches_.as<const void*>() + layer * cached_slices_;
-  const CacheTensorMap* layer_maps =
-      plan_.needs_cache_maps() ? slice_maps_.as<const CacheTensorMap>() + layer * cached_slices_ : nullptr;
+  const CacheTensorMap* layer_maps = plan_.needs_cache_maps() ? slice_maps_.layer(layer) : nullptr;
   return plan_.Run(query_.get(), layer_caches, layer_maps, attended_.get(), type_, kStream);
 }
 
@@ -152,15 +151,11 @@ absl::Status CudaEngine::PlanStep(const std::vector<AttentionSlice>& slices, con
   RETURN_IF_ERROR(slice_caches_.Upload(slice_caches.data(), slice_caches.size() * sizeof(void*)));
   if (!cached.empty()) RETURN_IF_ERROR(plan_.Build(cached, layout_, type_, kStream));
   if (!cached.empty() && plan_.needs_cache_maps()) {
-    std::vector<CacheTensorMap> maps;
-    for (int64_t l = 0; l < layers; ++l) {
-      for (size_t i = 0; i < slices.size(); ++i) {
-        if (via_prompt_path[i]) continue;
-        ASSIGN_OR_RETURN(maps.emplace_back(),
-                         cache_maps_.Get(owners[i]->layer(l), owners[i]->capacity(), layout_.token_stride, type_));
-      }
+    std::vector<int64_t> capacities;
+    for (size_t i = 0; i < slices.size(); ++i) {
+      if (!via_prompt_path[i]) capacities.push_back(owners[i]->capacity());
     }
-    RETURN_IF_ERROR(slice_maps_.Upload(maps.data(), maps.size() * sizeof(CacheTensorMap)));
+    RETURN_IF_ERROR(slice_maps_.Update(slice_caches, capacities, layout_.token_stride, type_));
   }
   return PlanPrompts(rows);
 }

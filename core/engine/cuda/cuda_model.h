@@ -136,7 +136,6 @@ class CudaEngine : public Engine {
   DeviceBuffer final_norm_, inv_freq_, staging_;
   std::vector<LayerWeights> layers_;
   AttentionPlan plan_;
-  CacheTensorMaps cache_maps_;
   struct PromptSlice {
     AttentionSlice slice;
     const CudaSequence* sequence;
@@ -148,8 +147,8 @@ class CudaEngine : public Engine {
   AttentionPlan prompt_plan_;
   DeviceBuffer prompt_caches_, expanded_, prompt_query_;
   // Per-step tables and scratch, grown as needed.
-  DeviceBuffer ids_, positions_, rope_angles_, row_caches_, slice_caches_, slice_maps_, out_rows_, greedy_rows_,
-      greedy_tokens_;
+  DeviceBuffer ids_, positions_, rope_angles_, row_caches_, slice_caches_, out_rows_, greedy_rows_, greedy_tokens_;
+  CacheMapTable slice_maps_;
   PinnedBuffer host_logits_, host_greedy_tokens_;
   DeviceBuffer x_, normed_, proj_, q_, q_nope_, query_, attended_, values_, gate_up_, act_, picked_, logits_;
 };
