@@ -80,19 +80,21 @@ absl::Status CudaEngine::MlaAttention(int64_t layer, const LayerWeights& w, int6
     queries_ld = h * qk;
   }
   const RopeArgs rope = Rope();
-  MlaAppendLatent(proj_.f() + q_width, width, w.kv_a_norm.f(), static_cast<float>(config_.kv_a_layernorm_eps), rows,
-                  rank, rope_dims, row_caches_.as<void*>() + layer * rows, type_, layout_.token_stride, rope, kStream);
-  if (cached_slices_ > 0) {
+  const LatentAppend latent{proj_.f() + q_width, width, w.kv_a_norm.f(), static_cast<float>(config_.kv_a_layernorm_eps),
+                            rank, rope_dims, row_caches_.as<void*>() + layer * rows, type_, layout_.token_stride};
+  if (cached_slices_ == 0) {
+    CopyHeadsWithRope({}, rows, rope, kStream, &latent);
+  } else {
     // The absorbed query per head: [W_UK^T q_nope | RoPE(q_pe) | zero padding].
     const HeadCopy pe{queries + nope, queries_ld, qk, h, rope_dims, 0, rope_dims, query_.get(), nullptr, type_, h * key, 0,
                       key, rank};
     const HeadCopy qn{queries, queries_ld, qk, h, nope, 0, 0, q_nope_.get(), nullptr, type_, h * nope, 0, nope, 0};
     if (nope > 0) {
-      CopyHeadsWithRope({pe, qn}, rows, rope, kStream);
+      CopyHeadsWithRope({pe, qn}, rows, rope, kStream, &latent);
       RETURN_IF_ERROR(Gemm(blas_, {q_nope_.get(), type_, h * nope, nope}, {w.uk_t.data.get(), type_, nope, rank * nope},
                            rows, nope, rank, {query_.get(), type_, h * key, key}, 0.0f, h));
     } else {
-      CopyHeadsWithRope({pe}, rows, rope, kStream);
+      CopyHeadsWithRope({pe}, rows, rope, kStream, &latent);
     }
     RETURN_IF_ERROR(RunPlan(layer));
     // Per head: values = W_UV (latent mix).

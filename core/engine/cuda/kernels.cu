@@ -185,6 +185,7 @@ struct HeadCopies {
   HeadCopy copy[kMaxHeadCopies];
   int blocks[kMaxHeadCopies];  // blockIdx.x runs over each copy's blocks in turn
   int count;
+  int copy_blocks;  // all copies' blocks; the latent append's follow
 };
 
 // Rows per block of CopyHeadsKernel, their loads issued before their stores. H200, 8B GQA, one call:
@@ -193,8 +194,29 @@ struct HeadCopies {
 // empty, 373 us at 0.8 TB/s in ncu.)
 constexpr int kCopyRows = 8;
 
-__global__ void CopyHeadsKernel(HeadCopies copies, int64_t rows, RopeArgs rope) {
+__device__ void AppendLatentRow(const LatentAppend& a, int64_t r, const RopeArgs& rope) {
+  const float* row = a.kv_a + r * a.kv_ld;
+  float sum = 0;
+  for (int64_t c = threadIdx.x; c < a.rank; c += blockDim.x) sum += row[c] * row[c];
+  const float inv = rsqrtf(BlockSum(sum) / static_cast<float>(a.rank) + a.eps);
+  const int64_t base = static_cast<int64_t>(rope.positions[r]) * a.token_stride;
+  for (int64_t c = threadIdx.x; c < a.rank; c += blockDim.x) {
+    Store(a.caches[r], a.cache_type, base + c, row[c] * inv * a.norm_weight[c]);
+  }
+  for (int64_t e = threadIdx.x; e < a.rope_dims; e += blockDim.x) {
+    Store(a.caches[r], a.cache_type, base + a.rank + e, Rotated(row + a.rank, e, a.rope_dims, rope, r));
+  }
+}
+
+__global__ void CopyHeadsKernel(HeadCopies copies, int64_t rows, RopeArgs rope, LatentAppend latent) {
   WaitForPreviousKernel();
+  if (static_cast<int>(blockIdx.x) >= copies.copy_blocks) {  // latent block k takes row k of each group
+    const int64_t k = blockIdx.x - copies.copy_blocks;
+    for (int64_t first = blockIdx.y * kCopyRows; first + k < rows; first += gridDim.y * kCopyRows) {
+      AppendLatentRow(latent, first + k, rope);
+    }
+    return;
+  }
   int c = 0, block = static_cast<int>(blockIdx.x);
   while (c + 1 < copies.count && block >= copies.blocks[c]) block -= copies.blocks[c++];
   const HeadCopy& copy = copies.copy[c];
@@ -233,22 +255,6 @@ __global__ void BroadcastToHeadsKernel(const void* in, int64_t in_ld, int64_t ro
   const int h = j / dims, c = j - h * dims;
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
     Store(out, type, r * out_ld + h * out_head_stride + c, Load(in, type, r * in_ld + c));
-  }
-}
-
-__global__ void MlaAppendLatentKernel(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps,
-                                      int64_t rank, int64_t rope_dims, void* const* caches, GpuType cache_type,
-                                      int64_t token_stride, RopeArgs rope) {
-  WaitForPreviousKernel();
-  const int64_t r = blockIdx.x;
-  const float* row = kv_a + r * kv_ld;
-  float sum = 0;
-  for (int64_t c = threadIdx.x; c < rank; c += blockDim.x) sum += row[c] * row[c];
-  const float inv = rsqrtf(BlockSum(sum) / static_cast<float>(rank) + eps);
-  const int64_t base = static_cast<int64_t>(rope.positions[r]) * token_stride;
-  for (int64_t c = threadIdx.x; c < rank; c += blockDim.x) Store(caches[r], cache_type, base + c, row[c] * inv * norm_weight[c]);
-  for (int64_t e = threadIdx.x; e < rope_dims; e += blockDim.x) {
-    Store(caches[r], cache_type, base + rank + e, Rotated(row + rank, e, rope_dims, rope, r));
   }
 }
 
@@ -334,16 +340,17 @@ void SiluMul(const float* gate_up, int64_t rows, int64_t f, void* out, GpuType o
   }
 }
 
-void CopyHeadsWithRope(std::initializer_list<HeadCopy> copies, int64_t rows, const RopeArgs& rope, cudaStream_t s) {
+void CopyHeadsWithRope(std::initializer_list<HeadCopy> copies, int64_t rows, const RopeArgs& rope, cudaStream_t s,
+                       const LatentAppend* latent) {
   HeadCopies all{};
-  int blocks = 0;
   for (const HeadCopy& c : copies) {
     all.copy[all.count] = c;
-    blocks += all.blocks[all.count++] = Blocks(c.heads * c.dims);
+    all.copy_blocks += all.blocks[all.count++] = Blocks(c.heads * c.dims);
   }
-  const dim3 grid(static_cast<unsigned>(blocks),
+  const int64_t latent_blocks = latent != nullptr ? std::min<int64_t>(rows, kCopyRows) : 0;
+  const dim3 grid(static_cast<unsigned>(all.copy_blocks + latent_blocks),
                   static_cast<unsigned>(std::min((rows + kCopyRows - 1) / kCopyRows, kMaxGridRows)));
-  Launch(CopyHeadsKernel, grid, kThreads, 0, s, all, rows, rope);
+  Launch(CopyHeadsKernel, grid, kThreads, 0, s, all, rows, rope, latent != nullptr ? *latent : LatentAppend{});
 }
 
 void RopeAngles(const float* inv_freq, int64_t pairs, const int32_t* positions, int64_t rows, float scale,
@@ -357,11 +364,5 @@ void BroadcastToHeads(const void* in, int64_t in_ld, int64_t rows, int64_t dims,
          static_cast<int>(heads), out, out_ld, out_head_stride, type);
 }
 
-void MlaAppendLatent(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps, int64_t rows,
-                     int64_t rank, int64_t rope_dims, void* const* caches, GpuType cache_type, int64_t token_stride,
-                     const RopeArgs& rope, cudaStream_t s) {
-  Launch(MlaAppendLatentKernel, static_cast<unsigned>(rows), kThreads, 0, s, kv_a, kv_ld, norm_weight, eps, rank,
-         rope_dims, caches, cache_type, token_stride, rope);
-}
 
 }  // namespace transmla::cuda

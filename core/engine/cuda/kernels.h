@@ -56,19 +56,28 @@ struct HeadCopy {
   GpuType out_type = GpuType::kF32;
   int64_t out_ld = 0, out_position_stride = 0, out_head_stride = 0, out_offset = 0;
 };
-// Up to kMaxHeadCopies copies in one launch (a layer's q, k and v).
+// The MLA latent: per row, RMSNorm of the first `rank` floats of kv_a (row stride kv_ld) into the
+// row's cache slot, then the `rope_dims` k_pe floats after it with RoPE.
+struct LatentAppend {
+  const float* kv_a = nullptr;
+  int64_t kv_ld = 0;
+  const float* norm_weight = nullptr;
+  float eps = 0;
+  int64_t rank = 0, rope_dims = 0;
+  void* const* caches = nullptr;  // per row
+  GpuType cache_type = GpuType::kF32;
+  int64_t token_stride = 0;
+};
+// Up to kMaxHeadCopies copies in one launch (a layer's q, k and v), and the latent append when
+// `latent` is given (a block a row beside the copies' blocks: one launch less on MLA's chain).
 constexpr int kMaxHeadCopies = 3;
-void CopyHeadsWithRope(std::initializer_list<HeadCopy> copies, int64_t rows, const RopeArgs& rope, cudaStream_t s);
+void CopyHeadsWithRope(std::initializer_list<HeadCopy> copies, int64_t rows, const RopeArgs& rope, cudaStream_t s,
+                       const LatentAppend* latent = nullptr);
 
 // out[r * out_ld + h * out_head_stride + c] = in[r * in_ld + c] for every row r, head h and c < dims
 // (both of `type`): a row shared by all heads, such as MLA's k_pe, copied to each.
 void BroadcastToHeads(const void* in, int64_t in_ld, int64_t rows, int64_t dims, int64_t heads, void* out,
                       int64_t out_ld, int64_t out_head_stride, GpuType type, cudaStream_t s);
-// The MLA latent: per row, RMSNorm of the first `rank` floats of kv_a (row stride kv_ld) into the
-// row's cache slot, then the `rope_dims` k_pe floats after it with RoPE.
-void MlaAppendLatent(const float* kv_a, int64_t kv_ld, const float* norm_weight, float eps, int64_t rows,
-                     int64_t rank, int64_t rope_dims, void* const* caches, GpuType cache_type, int64_t token_stride,
-                     const RopeArgs& rope, cudaStream_t s);
 
 // Rows of `n` scores, `n` per block of rows (row r is position r % n of its block): each becomes the
 // softmax of scale * its first r % n + 1 entries, zeros after (causal attention weights).
