@@ -1,5 +1,6 @@
 // Tensor maps of 16-bit caches: refused for other types; without a driver, a Status naming the
-// driver call instead of a crash; on a GPU, encoded once per (cache, capacity).
+// driver call instead of a crash; on a GPU, encoded once per (cache, capacity), and a step's table
+// uploaded only when one of its caches or capacities changed.
 #include <cstring>
 #include <string>
 #include <vector>

@@ -364,5 +364,4 @@ void BroadcastToHeads(const void* in, int64_t in_ld, int64_t rows, int64_t dims,
          static_cast<int>(heads), out, out_ld, out_head_stride, type);
 }
 
-
 }  // namespace transmla::cuda
