@@ -76,16 +76,19 @@ __device__ float BlockSum(float v) {
   return total;
 }
 
-__global__ void RmsNormKernel(const float* x, int64_t x_ld, const float* weight, int64_t d, float eps, void* out,
-                              GpuType out_type, int64_t out_ld) {
-  WaitForPreviousKernel();
-  const float* row = x + blockIdx.x * x_ld;
+// out[out_base + c] = RMSNorm(row)[c] * weight[c] for c < d, by the whole block.
+__device__ void NormalizeRow(const float* row, int64_t d, const float* weight, float eps, void* out, GpuType out_type,
+                             int64_t out_base) {
   float sum = 0;
   for (int64_t c = threadIdx.x; c < d; c += blockDim.x) sum += row[c] * row[c];
   const float inv = rsqrtf(BlockSum(sum) / static_cast<float>(d) + eps);
-  for (int64_t c = threadIdx.x; c < d; c += blockDim.x) {
-    Store(out, out_type, blockIdx.x * out_ld + c, row[c] * inv * weight[c]);
-  }
+  for (int64_t c = threadIdx.x; c < d; c += blockDim.x) Store(out, out_type, out_base + c, row[c] * inv * weight[c]);
+}
+
+__global__ void RmsNormKernel(const float* x, int64_t x_ld, const float* weight, int64_t d, float eps, void* out,
+                              GpuType out_type, int64_t out_ld) {
+  WaitForPreviousKernel();
+  NormalizeRow(x + blockIdx.x * x_ld, d, weight, eps, out, out_type, blockIdx.x * out_ld);
 }
 
 // The same for rows of at most kThreads * kPerThread values, held in registers with their weights:
@@ -196,13 +199,8 @@ constexpr int kCopyRows = 8;
 
 __device__ void AppendLatentRow(const LatentAppend& a, int64_t r, const RopeArgs& rope) {
   const float* row = a.kv_a + r * a.kv_ld;
-  float sum = 0;
-  for (int64_t c = threadIdx.x; c < a.rank; c += blockDim.x) sum += row[c] * row[c];
-  const float inv = rsqrtf(BlockSum(sum) / static_cast<float>(a.rank) + a.eps);
   const int64_t base = static_cast<int64_t>(rope.positions[r]) * a.token_stride;
-  for (int64_t c = threadIdx.x; c < a.rank; c += blockDim.x) {
-    Store(a.caches[r], a.cache_type, base + c, row[c] * inv * a.norm_weight[c]);
-  }
+  NormalizeRow(row, a.rank, a.norm_weight, a.eps, a.caches[r], a.cache_type, base);
   for (int64_t e = threadIdx.x; e < a.rope_dims; e += blockDim.x) {
     Store(a.caches[r], a.cache_type, base + a.rank + e, Rotated(row + a.rank, e, a.rope_dims, rope, r));
   }
