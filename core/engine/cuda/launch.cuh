@@ -5,8 +5,8 @@
 // memory that an earlier kernel of the stream writes. H200, 4-layer 8B-wide models, against the same
 // binary unchained: +0.5% to +6% in every decode cell of GQA and MLA (batch 1, 8, 32 at 1K and 8K).
 // Letting the next kernel start while this one's blocks still ran (griddepcontrol.launch_dependents)
-// lost 7-10% at GQA's batch 1 and 8 (eighth session) and -4% to +1.5% with coherent loads
-// (sixteenth); a kernel launched that early must not read its predecessor's output with __ldg.
+// lost 7-10% at GQA's batch 1 and 8 (eighth session); with coherent loads it ranged from -4% to +1.5%
+// (sixteenth). A kernel launched that early must not read its predecessor's output with __ldg.
 #ifndef TRANSMLA_CORE_ENGINE_CUDA_LAUNCH_CUH_
 #define TRANSMLA_CORE_ENGINE_CUDA_LAUNCH_CUH_
 
