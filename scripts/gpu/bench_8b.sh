@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CUDA benchmark of issue 4 on a Llama-3-8B-shaped BF16 model and its deepseek conversion
 # (kv_lora_rank 512, qk_rope_head_dim 64): build/bench/cuda_bench and the transformers baseline on
-# the same cells; then a timed conversion of the same model with calibration on the GPU
+# the same cells (two sdpa backend choices); then a timed conversion of the same model with calibration on the GPU
 # ($out/convert_calibrated.txt). Run after scripts/gpu/check_cuda.sh (same BUILD_DIR).
 #
 #   scripts/gpu/bench_8b.sh [BUILD_DIR] [MODELS_DIR] [OUT_DIR]
@@ -21,8 +21,13 @@ if [[ ! -f "$models/llama3-8b-mla/config.json" ]]; then
 fi
 "$build/bench/cuda_bench" --model "$models/llama3-8b" --model "$models/llama3-8b-mla" --json "$out/ours.json" \
   | tee "$out/ours.md"
+# Transformers twice: torch's own sdpa backend choice (cuDNN attention on torch 2.11, about 1.3 ms of
+# host time a call) and flash / memory-efficient attention only; docs/cuda.md compares with the
+# faster of the two in each cell.
 python3 scripts/gpu/bench_transformers.py --model "$models/llama3-8b" --model "$models/llama3-8b-mla" \
   --json "$out/transformers.json" | tee "$out/transformers.md"
+python3 scripts/gpu/bench_transformers.py --model "$models/llama3-8b" --model "$models/llama3-8b-mla" \
+  --sdpa-backends flash,efficient --json "$out/transformers_flash.json" | tee "$out/transformers_flash.md"
 
 # The conversion again, calibrated, its blocks run on the GPU (--calibration-device cuda); the
 # summary ends with the wall time, the report has per-layer details. The synthetic model has random

@@ -10,11 +10,23 @@ step; medians of --repeats steps after 2 warm-up steps. A cell that runs out of 
 at half the batch. Prefill: one sequence of N tokens from an empty cache.
 """
 import argparse
+import contextlib
 import json
 import time
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from transformers import AutoConfig, DeepseekV3ForCausalLM, DynamicCache, LlamaForCausalLM
+
+BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION,
+            "cudnn": SDPBackend.CUDNN_ATTENTION, "math": SDPBackend.MATH}
+
+
+def sdpa_backends(names):
+    """The context that limits sdpa to the named backends (comma-separated); empty: torch's choice."""
+    if not names:
+        return contextlib.nullcontext()
+    return sdpa_kernel([BACKENDS[n] for n in names.split(",")])
 
 
 def load(path):
@@ -37,6 +49,17 @@ def cache_shapes(model, config):
     return (config.num_key_value_heads, head_dim), (config.num_key_value_heads, head_dim)
 
 
+def filled_cache(config, batch, context, key_shape, value_shape):
+    """A DynamicCache holding `context` zero positions per sequence and layer."""
+    (kh, kd), (vh, vd) = key_shape, value_shape
+    cache = DynamicCache()
+    for layer in range(config.num_hidden_layers):
+        k = torch.zeros(batch, kh, context, kd, dtype=torch.bfloat16, device="cuda")
+        v = torch.zeros(batch, vh, context, vd, dtype=torch.bfloat16, device="cuda")
+        cache.update(k, v, layer)
+    return cache
+
+
 def timed(fn, repeats, warmup):
     times = []
     for i in range(warmup + repeats):
@@ -56,11 +79,7 @@ def decode_cell(model, config, batch, context, repeats):
     while batch >= 1:
         cache = None
         try:
-            cache = DynamicCache()
-            for layer in range(config.num_hidden_layers):
-                k = torch.zeros(batch, kh, context, kd, dtype=torch.bfloat16, device="cuda")
-                v = torch.zeros(batch, vh, context, vd, dtype=torch.bfloat16, device="cuda")
-                cache.update(k, v, layer)
+            cache = filled_cache(config, batch, context, (kh, kd), (vh, vd))
             ids = torch.ones(batch, 1, dtype=torch.long, device="cuda")
             seconds = timed(lambda: model(input_ids=ids, past_key_values=cache, use_cache=True), repeats, 2)
             kv_bytes = (kh * kd + vh * vd) * 2 * config.num_hidden_layers
@@ -100,21 +119,25 @@ def main():
     parser.add_argument("--contexts", default="1024,8192,32768")
     parser.add_argument("--prefill", default="2048,8192")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sdpa-backends", default="", help="e.g. flash,efficient; default: torch's choice")
     parser.add_argument("--json")
     args = parser.parse_args()
     import transformers
-    print(f"transformers {transformers.__version__}, torch {torch.__version__}, {torch.cuda.get_device_name()}")
+    print(f"transformers {transformers.__version__}, torch {torch.__version__}, {torch.cuda.get_device_name()}, "
+          f"sdpa backends: {args.sdpa_backends or 'torch default'}")
     print("| model | phase | batch | context | tok/s | ms/step |")
     print("|---|---|---|---|---|---|")
     cells = []
     for path in args.model:
         model, config = load(path)
-        rows = [prefill_cell(model, n, args.repeats) for n in ints(args.prefill)]
-        for context in ints(args.contexts):
-            for batch in ints(args.batches):
-                rows.append(decode_cell(model, config, batch, context, args.repeats))
+        with sdpa_backends(args.sdpa_backends):
+            rows = [prefill_cell(model, n, args.repeats) for n in ints(args.prefill)]
+            for context in ints(args.contexts):
+                for batch in ints(args.batches):
+                    rows.append(decode_cell(model, config, batch, context, args.repeats))
         for r in rows:
             r["model"] = path
+            r["sdpa_backends"] = args.sdpa_backends or "default"
             batch = str(r["batch"]) if r.get("requested_batch", r["batch"]) == r["batch"] else f"{r['batch']} (of {r['requested_batch']})"
             if "error" in r:
                 print(f"| {path} | {r['phase']} | {batch} | {r['context']} | - | {r['error']} |", flush=True)
