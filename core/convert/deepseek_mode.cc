@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "core/convert/symmetric_eigen.h"
@@ -70,15 +71,23 @@ class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
     const MatD wk = Augment(layer.wk, layer.bk);
     const MatD wq = Augment(layer.wq, layer.bq);
 
+    // The products with the [d+1]^2 input moment are most of a calibrated layer's math: one per
+    // weight stack, each head's and each key row's moments taken from it.
+    const MatD wq_c = TimesMoment(wq, input), wk_c = TimesMoment(wk, input);
+    std::vector<MatD> head_moments(static_cast<size_t>(n_h));  // Wq_h C Wq_h^T
+    for (int64_t h = 0; h < n_h; ++h) {
+      head_moments[h] = wq_c.middleRows(h * d_h, d_h) * wq.middleRows(h * d_h, d_h).transpose();
+    }
+    const MatD key_moment = wk_c * wk.transpose();
+
     MatD query_energy = MatD::Zero(n_kv, d_h / 2);
     if (options.rotation == RotationKind::kHermitianQueryWeighted) {
       for (int64_t h = 0; h < n_h; ++h) {
-        const auto wq_h = wq.middleRows(h * d_h, d_h);
-        const VecD e = Sandwich(wq_h, input).diagonal();
+        const VecD e = head_moments[h].diagonal();
         query_energy.row(h / group) += (e.head(d_h / 2) + e.tail(d_h / 2)).transpose();
       }
     }
-    rot_ = ComputeRotation(Sandwich(wk, input), n_kv, d_h, {options.rotation, options.freqfold, c.slots_}, query_energy);
+    rot_ = ComputeRotation(key_moment, n_kv, d_h, {options.rotation, options.freqfold, c.slots_}, query_energy);
     keys_ = rot_.key_map * wk;
 
     std::vector<bool> is_rope(static_cast<size_t>(latent), false);
@@ -89,7 +98,11 @@ class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
     }
     const int64_t nk = static_cast<int64_t>(nope_rows.size());
     keys_nope_.resize(nk, d + 1);
-    for (int64_t i = 0; i < nk; ++i) keys_nope_.row(i) = keys_.row(nope_rows[i]);
+    MatD nope_map(nk, latent);  // the rotation's NoPE rows: keys_nope_ = nope_map wk
+    for (int64_t i = 0; i < nk; ++i) {
+      keys_nope_.row(i) = keys_.row(nope_rows[i]);
+      nope_map.row(i) = rot_.key_map.row(nope_rows[i]);
+    }
 
     // Query second moment on the NoPE dims, summed over heads: sum_g Mq_g[N] (sum_h Wq_h Cx Wq_h^T) Mq_g[N]^T.
     MatD query_moment = MatD::Zero(nk, nk);
@@ -99,13 +112,12 @@ class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
       m.resize(nk, d_h);
       for (int64_t i = 0; i < nk; ++i) m.row(i) = rot_.query_map.block(nope_rows[i], g * d_h, 1, d_h);
       MatD group_moment = MatD::Zero(d_h, d_h);
-      for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-        const auto wq_h = wq.middleRows(h * d_h, d_h);
-        group_moment += Sandwich(wq_h, input);
-      }
+      for (int64_t h = g * group; h < (g + 1) * group; ++h) group_moment += head_moments[h];
       query_moment += m * group_moment * m.transpose();
     }
-    pca_.emplace(keys_nope_, wv_, input, query_moment, options.balance, device);
+    KeyValueMoments moments{nope_map * key_moment * nope_map.transpose(), nope_map * (wk_c * wv_.transpose()),
+                            Sandwich(wv_, input)};
+    pca_.emplace(keys_nope_, wv_, std::move(moments), query_moment, options.balance, device);
 
     const int64_t qk = d_h + rope;
     const double q_scale = std::sqrt(static_cast<double>(qk) / static_cast<double>(d_h));

@@ -1,6 +1,7 @@
 #include "core/convert/joint_pca.h"
 
 #include <cmath>
+#include <utility>
 
 #include "core/convert/symmetric_eigen.h"
 
@@ -16,12 +17,6 @@ void PsdSqrt(const MatD& c, BlockRunner* device, MatD* root, MatD* inv_root) {
   *inv_root = eig.vectors * ev.cwiseSqrt().cwiseInverse().asDiagonal() * eig.vectors.transpose();
 }
 
-// a * moment * b^T.
-MatD CrossMoment(const MatD& a, const MatD& b, const InputMoment& m) {
-  if (m.diagonal) return (a * m.moment.diagonal().asDiagonal()) * b.transpose();
-  return a * m.moment * b.transpose();
-}
-
 // E|x - up L x|^2 for x = rows_in x under the moment: tr(XX) - 2 tr(up LX) + tr(up LL up^T), given
 // XX = rows C rows^T, LX = L C rows^T and LL = L C L^T.
 double ResidualEnergy(const MatD& xx, const MatD& up, const MatD& lx, const MatD& ll) {
@@ -30,18 +25,25 @@ double ResidualEnergy(const MatD& xx, const MatD& up, const MatD& lx, const MatD
 
 }  // namespace
 
-MatD Sandwich(const MatD& w, const InputMoment& m) {
-  if (m.diagonal) return (w * m.moment.diagonal().asDiagonal()) * w.transpose();
-  return w * m.moment * w.transpose();
+MatD TimesMoment(const MatD& w, const InputMoment& m) {
+  if (m.diagonal) return w * m.moment.diagonal().asDiagonal();
+  return w * m.moment;
 }
 
-JointPca::JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
+MatD Sandwich(const MatD& w, const InputMoment& m) { return TimesMoment(w, m) * w.transpose(); }
+
+KeyValueMoments KeyValueMomentsOf(const MatD& keys, const MatD& values, const InputMoment& input) {
+  const MatD keys_c = TimesMoment(keys, input);
+  return {keys_c * keys.transpose(), keys_c * values.transpose(), Sandwich(values, input)};
+}
+
+JointPca::JointPca(const MatD& keys, const MatD& values, KeyValueMoments moments, const MatD& query_moment,
                    BalanceKind balance, BlockRunner* device)
     : values_(values), device_(device) {
   const int64_t nk = keys.rows();
-  kk_ = Sandwich(keys, input);
-  kv_ = CrossMoment(keys, values, input);
-  vv_ = Sandwich(values, input);
+  kk_ = std::move(moments.kk);
+  kv_ = std::move(moments.kv);
+  vv_ = std::move(moments.vv);
   MatD key_weight = MatD::Identity(nk, nk);
   key_unweight_ = MatD::Identity(nk, nk);
   const bool whitened = nk > 0 && balance == BalanceKind::kQueryWhitened;

@@ -25,8 +25,16 @@ struct InputMoment {
   bool diagonal = false;  // only the diagonal is non-zero (the data-free prior): products get cheap
 };
 
+// W * moment: the left half of a sandwich, for reuse where W's rows meet several right-hand sides.
+MatD TimesMoment(const MatD& w, const InputMoment& m);
 // W * moment * W^T.
 MatD Sandwich(const MatD& w, const InputMoment& m);
+
+// What a JointPca starts from: K C K^T, K C V^T and V C V^T under the input moment C.
+struct KeyValueMoments {
+  MatD kk, kv, vv;
+};
+KeyValueMoments KeyValueMomentsOf(const MatD& keys, const MatD& values, const InputMoment& input);
 
 // The compressed latent: c = A [x; 1], k_nope ~= key_up c, v ~= value_up c.
 struct JointPcaResult {
@@ -39,15 +47,15 @@ struct JointPcaResult {
 };
 
 // Joint PCA of [K_nope; V] (rows of the augmented maps `keys` [n_nope x d+1] and `values`
-// [n_v x d+1]) under the input moment, for any balance multiplier alpha. The second moments of the
-// keys and values and their cross moment are computed once; each alpha then assembles the joint
-// moment and measures its errors from them, without another pass over the d+1 input dims.
+// [n_v x d+1]) under the input moment, for any balance multiplier alpha, from the keys' and values'
+// second moments and their cross moment (`moments`); each alpha assembles the joint moment and
+// measures its errors from them, without another pass over the d+1 input dims.
 // `query_moment` (Cq on the NoPE dims) is used by kQueryWhitened and ignored by kTransMla. Keeps
 // a reference to `values`. Eigendecompositions run on `device` where it has them (see
 // DecomposeSymmetric).
 class JointPca {
  public:
-  JointPca(const MatD& keys, const MatD& values, const InputMoment& input, const MatD& query_moment,
+  JointPca(const MatD& keys, const MatD& values, KeyValueMoments moments, const MatD& query_moment,
            BalanceKind balance, BlockRunner* device = nullptr);
   JointPcaResult Compute(int64_t rank, double alpha) const;
   // Compute for each alpha, the alphas in parallel (each on one thread).

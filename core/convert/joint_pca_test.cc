@@ -15,7 +15,7 @@ TEST(JointPcaTest, ComputeEachEqualsComputeForEveryAlpha) {
   const MatD q = MatD::Random(2 * kKeys, kKeys);
   const std::vector<double> alphas = {0.25, 0.5, 1, 2, 4, 8, 16};
   for (const BalanceKind kind : {BalanceKind::kQueryWhitened, BalanceKind::kTransMla}) {
-    const JointPca pca(keys, values, input, q.transpose() * q, kind);
+    const JointPca pca(keys, values, KeyValueMomentsOf(keys, values, input), q.transpose() * q, kind);
     const std::vector<JointPcaResult> each = pca.ComputeEach(kRank, alphas);
     ASSERT_EQ(each.size(), alphas.size());
     for (size_t i = 0; i < alphas.size(); ++i) {
