@@ -2,12 +2,15 @@
 """The transformers baseline for build/bench/cuda_bench: same cells, bf16, sdpa, on this GPU.
 
   python3 scripts/gpu/bench_transformers.py --model DIR [--model DIR]... [--batches 1,8,32]
-      [--contexts 1024,8192,32768] [--prefill 2048,8192] [--repeats 5] [--json OUT]
+      [--contexts 1024,8192,32768] [--prefill 2048,8192] [--repeats 5] [--sdpa-backends flash,efficient]
+      [--json OUT]
 
 Decode: a DynamicCache (transformers' default) is filled with zeros to the context length for
 every sequence (same bytes as a real prompt, no prefill run), then one token per sequence per
 step; medians of --repeats steps after 2 warm-up steps. A cell that runs out of memory retries
-at half the batch. Prefill: one sequence of N tokens from an empty cache.
+at half the batch. Prefill: one sequence of N tokens from an empty cache. --sdpa-backends limits
+sdpa to those backends; by default torch picks (cuDNN attention for these shapes on torch 2.11,
+whose host time per call makes decode host-bound: scripts/gpu/profile_transformers_step.py).
 """
 import argparse
 import contextlib
