@@ -73,12 +73,12 @@ class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
 
     // The products with the [d+1]^2 input moment are most of a calibrated layer's math: one per
     // weight stack, each head's and each key row's moments taken from it.
-    const MatD wq_c = TimesMoment(wq, input), wk_c = TimesMoment(wk, input);
+    const MatD wq_c = TimesMoment(wq, input);
     std::vector<MatD> head_moments(static_cast<size_t>(n_h));  // Wq_h C Wq_h^T
     for (int64_t h = 0; h < n_h; ++h) {
       head_moments[h] = wq_c.middleRows(h * d_h, d_h) * wq.middleRows(h * d_h, d_h).transpose();
     }
-    const MatD key_moment = wk_c * wk.transpose();
+    KeyValueMoments moments = KeyValueMomentsOf(wk, wv_, input);  // of the unrotated keys until the PCA
 
     MatD query_energy = MatD::Zero(n_kv, d_h / 2);
     if (options.rotation == RotationKind::kHermitianQueryWeighted) {
@@ -87,7 +87,7 @@ class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
         query_energy.row(h / group) += (e.head(d_h / 2) + e.tail(d_h / 2)).transpose();
       }
     }
-    rot_ = ComputeRotation(key_moment, n_kv, d_h, {options.rotation, options.freqfold, c.slots_}, query_energy);
+    rot_ = ComputeRotation(moments.kk, n_kv, d_h, {options.rotation, options.freqfold, c.slots_}, query_energy);
     keys_ = rot_.key_map * wk;
 
     std::vector<bool> is_rope(static_cast<size_t>(latent), false);
@@ -115,8 +115,8 @@ class DeepseekConverter::PreparedLayer : public LayerConverter::Prepared {
       for (int64_t h = g * group; h < (g + 1) * group; ++h) group_moment += head_moments[h];
       query_moment += m * group_moment * m.transpose();
     }
-    KeyValueMoments moments{nope_map * key_moment * nope_map.transpose(), nope_map * (wk_c * wv_.transpose()),
-                            Sandwich(wv_, input)};
+    moments.kk = nope_map * moments.kk * nope_map.transpose();
+    moments.kv = nope_map * moments.kv;
     pca_.emplace(keys_nope_, wv_, std::move(moments), query_moment, options.balance, device);
 
     const int64_t qk = d_h + rope;
