@@ -154,6 +154,8 @@ absl::StatusOr<RefitResult> RefitValueUpProjection(const ModelConfig& source, co
   const FloatLinear latent_proj(mla->kv_a.topRows(rank), latent_bias);
   const Mat kv_b = mla->kv_b.cast<float>();
 
+  int64_t tokens = 0;
+  for (const cpu::SequenceSlice& sequence : sequences) tokens += sequence.count;
   std::vector<Mat> latents(sequences.size());
 #pragma omp parallel for schedule(dynamic, 1)
   for (size_t i = 0; i < sequences.size(); ++i) {
@@ -184,9 +186,15 @@ absl::StatusOr<RefitResult> RefitValueUpProjection(const ModelConfig& source, co
     auto error = [&](const Eigen::MatrixXd& w) {
       return (w * gram * w.transpose()).trace() - 2.0 * (w * cross.transpose()).trace() + target_energy;
     };
-    const double ridge = 1e-8 * gram.trace() / static_cast<double>(rank) + 1e-30;
-    const Eigen::MatrixXd w_new =
-        (gram + ridge * Eigen::MatrixXd::Identity(rank, rank)).ldlt().solve(cross.transpose()).transpose();
+    // The sums hold float32 products, so where few tokens reach a direction of the gram (none at
+    // all past the token count), rounding drives its solution. A ridge of a ten-thousandth of one
+    // token's latent energy, pulling toward the current weights, keeps those directions; with
+    // tokens to spare it is too small to matter.
+    const double ridge = 1e-4 * gram.trace() / static_cast<double>(std::max<int64_t>(tokens, 1)) + 1e-30;
+    const Eigen::MatrixXd w_new = (gram + ridge * Eigen::MatrixXd::Identity(rank, rank))
+                                      .ldlt()
+                                      .solve((cross + ridge * w_old).transpose())
+                                      .transpose();
     const double before = error(w_old), after = error(w_new);
     result.error_before += before;
     result.error_after += std::min(before, after);

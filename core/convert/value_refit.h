@@ -27,8 +27,9 @@ RefitInputs PrepareValueRefit(const ModelConfig& source, const GqaLayer& origina
 
 // Refits each head's value up-projection (its value rows of kv_b) by least squares, so that the
 // converted block's per-head attention output, under the converted attention pattern, matches the
-// original block's on calibration tokens: W_UV_h = argmin sum_t |W m_t - o_t|^2 with m_t the
-// head's attention-weighted latent and o_t the original head output. This compensates, per head,
+// original block's on calibration tokens: W_UV_h = argmin sum_t |W m_t - o_t|^2 + r |W - W_old|^2
+// with m_t the head's attention-weighted latent, o_t the original head output and r a small ridge,
+// so that directions the calibration does not reach keep their weights. This compensates, per head,
 // for both the value compression and the change in attention weights that key compression and
 // partial RoPE cause. `mla` must not yet have its norms folded (the latent is plain A x), and
 // `inputs` come from PrepareValueRefit for a candidate of the same layer. The sums run on `device`
