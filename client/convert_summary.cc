@@ -30,6 +30,9 @@ void PrintConversionSummary(const nlohmann::json& report) {
   std::string engines;
   for (const auto& e : report["engines"]) engines += (engines.empty() ? "" : ", ") + e.get<std::string>();
   std::printf("runs in: %s (RoPE: %s)\n", engines.c_str(), report["rope"]["encoding"].get<std::string>().c_str());
+  for (const auto& warning : report.value("warnings", nlohmann::json::array())) {
+    std::printf("warning: %s\n", warning.get<std::string>().c_str());
+  }
   std::printf("wrote %s\n", report["destination"].get<std::string>().c_str());
 }
 

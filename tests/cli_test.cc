@@ -85,6 +85,10 @@ TEST(CliTest, DataFreeConversionWarnsAndLogsProgressToAPipe) {
   EXPECT_NE(r.err.find("convert: 5/5 100%"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["calibration"]["mode"], "data-free");
+  // The summary repeats the report's warnings after the progress lines, where a reader looks.
+  const CommandResult summary = Cli({"convert", "--model", BundledModelDir(), "--out", out, "--force"});
+  ASSERT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_NE(summary.out.find("warning: no calibration text"), std::string::npos) << summary.out;
 }
 
 TEST(CliTest, ErrorsAreOneLineWithUsageExitCodes) {

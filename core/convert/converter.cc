@@ -387,9 +387,18 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
   if (progress) progress({"calibrate", 0, config.num_hidden_layers, 0});
   ASSIGN_OR_RETURN(std::unique_ptr<LayerwiseCalibration> calibration,
                    StartCalibration(source, config, store, options));
+  nlohmann::json warnings = nlohmann::json::array();
+  auto warn = [&warnings](std::string message) {
+    spdlog::warn("{}", message);
+    warnings.push_back(std::move(message));
+  };
   if (options.mode == Mode::kDeepseek && calibration == nullptr) {
-    spdlog::warn("no calibration text: data-free conversion from the weights only (lower quality; pass a "
-                 "calibration text)");
+    warn("no calibration text: data-free conversion from the weights only (lower quality; pass a calibration text)");
+  }
+  if (calibration != nullptr && calibration->tokens() < converter->shape().kv_lora_rank) {
+    warn(fmt::format("{} calibration tokens, fewer than kv_lora_rank {}: the latent's weakest directions and "
+                     "the value refit are fitted to too little text (use several times kv_lora_rank tokens)",
+                     calibration->tokens(), converter->shape().kv_lora_rank));
   }
 
   // Scaling the residual stream by s = sqrt(eps_out / eps_in) keeps every RMSNorm's output exact
@@ -468,6 +477,7 @@ absl::StatusOr<nlohmann::json> ConvertModel(const std::filesystem::path& source,
       {"rms_norm_eps", {{"before", config.rms_norm_eps}, {"after", kStockNormEps}}},
       {"layers", layers},
       {"files", nlohmann::json::array()},
+      {"warnings", warnings},
   };
   for (const auto& f : files) report["files"].push_back(f.filename().string());
   report["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -143,6 +143,7 @@ TEST(DeepseekConversionTest, CalibrationDeviceIsCheckedBeforeAnyWork) {
   absl::StatusOr<nlohmann::json> report = ConvertModel(BundledModelDir(), dir / "cpu", options);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ((*report)["calibration"]["device"], "cpu");
+  EXPECT_EQ((*report)["warnings"], nlohmann::json::array()) << "4 stories are plenty for rank 16";
   // Each layer says where its time went: the candidates' block runs, their conversion and refit.
   for (const nlohmann::json& layer : (*report)["layers"]) {
     for (const char* phase : {"read_and_moments", "block_runs", "conversion", "refit_inputs", "value_refit", "write"}) {
@@ -150,6 +151,30 @@ TEST(DeepseekConversionTest, CalibrationDeviceIsCheckedBeforeAnyWork) {
       EXPECT_GE(layer["seconds"][phase].get<double>(), 0.0) << phase;
     }
   }
+}
+
+// Fewer calibration tokens than latent dims cannot determine the latent: the conversion still
+// runs, and says so in the log and in the report a pipeline reads.
+TEST(DeepseekConversionTest, FewerCalibrationTokensThanTheRankAreWarned) {
+  const std::filesystem::path dir = MakeTempDir("few_tokens");
+  ConversionOptions options;
+  options.calibration.text = BundledTextFile();
+  options.calibration.samples = 1;
+  options.calibration.max_length = 8;
+  options.calibration.device = "cpu";
+  options.deepseek.alpha_candidates.clear();
+  const absl::StatusOr<nlohmann::json> report = ConvertModel(BundledModelDir(), dir / "mla", options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ((*report)["warnings"].size(), 1u) << (*report)["warnings"];
+  EXPECT_NE((*report)["warnings"][0].get<std::string>().find("8 calibration tokens, fewer than kv_lora_rank 16"),
+            std::string::npos)
+      << (*report)["warnings"];
+
+  options.calibration.text.clear();
+  const absl::StatusOr<nlohmann::json> data_free = ConvertModel(BundledModelDir(), dir / "free", options);
+  ASSERT_TRUE(data_free.ok()) << data_free.status();
+  ASSERT_EQ((*data_free)["warnings"].size(), 1u) << (*data_free)["warnings"];
+  EXPECT_NE((*data_free)["warnings"][0].get<std::string>().find("data-free"), std::string::npos);
 }
 
 TEST(ExactConversionTest, RejectsUnsupportedArchitectureAndMissingTensors) {
