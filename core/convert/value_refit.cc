@@ -49,6 +49,28 @@ struct FloatLinear {
   }
 };
 
+// One head's refit: the least-squares weights and the summed output error |W m - o|^2 =
+// tr(W G W^T) - 2 tr(W C^T) + |o|^2 before and after.
+struct HeadSolution {
+  Eigen::MatrixXd weights;
+  double before = 0, after = 0;
+};
+HeadSolution SolveHead(const Eigen::MatrixXd& gram, const Eigen::MatrixXd& cross, const Eigen::MatrixXd& old_weights,
+                       double target_energy, double ridge) {
+  auto error = [&](const Eigen::MatrixXd& w) {
+    return (w * gram).cwiseProduct(w).sum() - 2.0 * w.cwiseProduct(cross).sum() + target_energy;
+  };
+  const int64_t rank = gram.rows();
+  HeadSolution head;
+  head.weights = (gram + ridge * Eigen::MatrixXd::Identity(rank, rank))
+                     .ldlt()
+                     .solve((cross + ridge * old_weights).transpose())
+                     .transpose();
+  head.before = error(old_weights);
+  head.after = error(head.weights);
+  return head;
+}
+
 }  // namespace
 
 RefitInputs PrepareValueRefit(const ModelConfig& source, const GqaLayer& original, const MlaShape& shape,
@@ -174,32 +196,27 @@ absl::StatusOr<RefitResult> RefitValueUpProjection(const ModelConfig& source, co
   if (!on_device.ok() && !absl::IsUnimplemented(on_device.status())) return on_device.status();
   const RefitSums sums = on_device.ok() ? *std::move(on_device) : AccumulateRefitSums(problem);
 
+  // The sums hold float32 products, so where few tokens reach a direction of the gram (none at all
+  // past the token count), rounding drives its solution. A ridge of a ten-thousandth of one token's
+  // latent energy, pulling toward the current weights, keeps those directions; with tokens to spare
+  // it is too small to matter.
+  const double ridge_per_energy = 1e-4 / static_cast<double>(std::max<int64_t>(tokens, 1));
+  // Heads in parallel, each on one thread (so the weights do not depend on the thread count), summed in order.
+  std::vector<HeadSolution> solutions(static_cast<size_t>(n_h));
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t h = 0; h < n_h; ++h) {
+    const size_t k = static_cast<size_t>(h);
+    solutions[k] = SolveHead(sums.gram[k], sums.cross[k], mla->kv_b.middleRows(h * (nope + v_dim) + nope, v_dim),
+                             inputs.output_energy[k], ridge_per_energy * sums.gram[k].trace() + 1e-30);
+  }
   RefitResult result;
   double total = 0;
   for (int64_t h = 0; h < n_h; ++h) {
-    const Eigen::MatrixXd& gram = sums.gram[static_cast<size_t>(h)];
-    const Eigen::MatrixXd& cross = sums.cross[static_cast<size_t>(h)];
-    const double target_energy = inputs.output_energy[static_cast<size_t>(h)];
-    const int64_t row = h * (nope + v_dim) + nope;
-    const Eigen::MatrixXd w_old = mla->kv_b.middleRows(row, v_dim);
-    // |W m - o|^2 summed = tr(W G W^T) - 2 tr(W C^T) + |o|^2.
-    auto error = [&](const Eigen::MatrixXd& w) {
-      return (w * gram * w.transpose()).trace() - 2.0 * (w * cross.transpose()).trace() + target_energy;
-    };
-    // The sums hold float32 products, so where few tokens reach a direction of the gram (none at
-    // all past the token count), rounding drives its solution. A ridge of a ten-thousandth of one
-    // token's latent energy, pulling toward the current weights, keeps those directions; with
-    // tokens to spare it is too small to matter.
-    const double ridge = 1e-4 * gram.trace() / static_cast<double>(std::max<int64_t>(tokens, 1)) + 1e-30;
-    const Eigen::MatrixXd w_new = (gram + ridge * Eigen::MatrixXd::Identity(rank, rank))
-                                      .ldlt()
-                                      .solve((cross + ridge * w_old).transpose())
-                                      .transpose();
-    const double before = error(w_old), after = error(w_new);
-    result.error_before += before;
-    result.error_after += std::min(before, after);
-    total += target_energy;
-    if (after < before) mla->kv_b.middleRows(row, v_dim) = w_new;
+    HeadSolution& head = solutions[static_cast<size_t>(h)];
+    result.error_before += head.before;
+    result.error_after += std::min(head.before, head.after);
+    total += inputs.output_energy[static_cast<size_t>(h)];
+    if (head.after < head.before) mla->kv_b.middleRows(h * (nope + v_dim) + nope, v_dim) = std::move(head.weights);
   }
   result.error_before /= std::max(total, 1e-300);
   result.error_after /= std::max(total, 1e-300);

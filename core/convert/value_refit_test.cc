@@ -82,6 +82,27 @@ TEST_F(ValueRefitTest, InputsDoNotDependOnTheThreadCount) {
   EXPECT_GT(one.output_energy.at(0), 0.0);
 }
 
+// The heads' solves run in parallel, each on one thread: the refit weights are the same on any
+// number of cores.
+TEST_F(ValueRefitTest, RefitDoesNotDependOnTheThreadCount) {
+  const cpu::Mat normed = RandomInputs(200);
+  const std::vector<cpu::SequenceSlice> sequences = {{nullptr, 0, 120, 0}, {nullptr, 120, 80, 0}};
+  const RefitInputs inputs = Prepare(normed, sequences);
+  auto refit = [&](int threads) {
+    omp_set_num_threads(threads);
+    MlaLayer layer = candidate_;
+    absl::StatusOr<RefitResult> result = RefitValueUpProjection(config_, shape_, normed, sequences, inputs, nullptr, &layer);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return std::make_pair(layer.kv_b, result.ok() ? result->error_after : -1.0);
+  };
+  const int threads = omp_get_max_threads();
+  const auto one = refit(1), three = refit(3);
+  omp_set_num_threads(threads);
+  EXPECT_NE(one.first, candidate_.kv_b) << "the refit changed nothing";
+  EXPECT_EQ(one.first, three.first);
+  EXPECT_EQ(one.second, three.second);
+}
+
 // With fewer calibration tokens than the latent rank, the refit sees only the latents' span: it
 // lowers the calibration error there and leaves kv_b's value rows as they were in every other
 // direction, instead of pulling them to zero (or to rounding noise) where no token constrains them.
